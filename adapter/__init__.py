@@ -1,0 +1,49 @@
+"""adapter: durable workflows for AWS Lambda, in Python.
+
+Write a ``@workflow`` that awaits ``@step`` functions; run it with ``start()``. Every
+Lambda invocation replays the workflow from its event log in DynamoDB, records what is
+new and dispatches the next step through SQS.
+"""
+
+from .core import (
+    Registry,
+    get_step_metadata,
+    get_workflow_metadata,
+    now,
+    random,
+    step,
+    workflow,
+)
+from .core.errors import (
+    FatalError,
+    HookNotFoundError,
+    NonDeterminismError,
+    RetryableError,
+    StepFailedError,
+    WorkflowNotRegisteredError,
+    WorkflowRunCancelledError,
+    WorkflowRunFailedError,
+)
+from .runtime import Run, get_run, list_runs, start
+
+__all__ = [
+    "FatalError",
+    "HookNotFoundError",
+    "NonDeterminismError",
+    "Registry",
+    "RetryableError",
+    "Run",
+    "StepFailedError",
+    "WorkflowNotRegisteredError",
+    "WorkflowRunCancelledError",
+    "WorkflowRunFailedError",
+    "get_run",
+    "get_step_metadata",
+    "get_workflow_metadata",
+    "list_runs",
+    "now",
+    "random",
+    "start",
+    "step",
+    "workflow",
+]

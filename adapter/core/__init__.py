@@ -1,0 +1,56 @@
+"""The core: workflows, steps, events, serde and the replay engine. No AWS here."""
+
+from ._api import get_step_metadata, get_workflow_metadata, now, random
+from ._context import (
+    StepContext,
+    StepMetadata,
+    WorkflowMetadata,
+    current_step,
+    current_workflow,
+    step_scope,
+)
+from ._registry import (
+    Registry,
+    StepDefinition,
+    WorkflowDefinition,
+    default_registry,
+    step,
+    workflow,
+    workflow_name_of,
+)
+from ._replay import (
+    Command,
+    ScheduleStep,
+    TurnOutcome,
+    WorkflowTurn,
+    decode_input,
+    encode_input,
+    error_info,
+)
+
+__all__ = [
+    "Command",
+    "Registry",
+    "ScheduleStep",
+    "StepContext",
+    "StepDefinition",
+    "StepMetadata",
+    "TurnOutcome",
+    "WorkflowDefinition",
+    "WorkflowMetadata",
+    "WorkflowTurn",
+    "current_step",
+    "current_workflow",
+    "decode_input",
+    "default_registry",
+    "encode_input",
+    "error_info",
+    "get_step_metadata",
+    "get_workflow_metadata",
+    "now",
+    "random",
+    "step",
+    "step_scope",
+    "workflow",
+    "workflow_name_of",
+]

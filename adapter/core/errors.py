@@ -1,0 +1,181 @@
+"""Every exception adapter raises, in one rooted hierarchy.
+
+User-facing errors derive from :class:`AdapterError`. The engine's own control-flow
+signal (:class:`_SuspendTurn`) derives from :class:`BaseException` so that a broad
+``except Exception`` in workflow code cannot swallow it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AdapterError(Exception):
+    """Root of every error adapter raises on purpose."""
+
+
+# --- errors users raise or catch in steps and workflows -------------------------------
+
+
+class FatalError(AdapterError):
+    """Raised by a step to fail at once, without retries.
+
+    When a workflow awaits a step that raised it, the workflow receives a ``FatalError``
+    carrying the step name, the attempt and the original message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step_name: str | None = None,
+        attempt: int | None = None,
+        original_type: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.step_name = step_name
+        self.attempt = attempt
+        self.original_type = original_type or "FatalError"
+
+
+class RetryableError(AdapterError):
+    """Raised by a step to be retried after ``retry_after``.
+
+    Args:
+        message: What went wrong.
+        retry_after: Seconds (``int``/``float``), a ``timedelta``, a duration string such
+            as ``"30s"``, or an aware ``datetime`` at which to retry. ``None`` uses the
+            step's backoff schedule.
+    """
+
+    def __init__(self, message: str, *, retry_after: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class StepFailedError(AdapterError):
+    """Raised in a workflow when an awaited step failed for good (retries exhausted)."""
+
+    def __init__(self, step_name: str, attempt: int, original_type: str, message: str) -> None:
+        super().__init__(
+            f"step {step_name!r} failed after {attempt} attempt(s): {original_type}: {message}"
+        )
+        self.step_name = step_name
+        self.attempt = attempt
+        self.original_type = original_type
+        self.message = message
+
+
+class WorkflowRunFailedError(AdapterError):
+    """Raised by ``Run.return_value`` when the run failed."""
+
+    def __init__(self, run_id: str, error: dict[str, Any]) -> None:
+        self.run_id = run_id
+        self.error = error
+        self.original_type = str(error.get("type", "Error"))
+        self.message = str(error.get("message", ""))
+        super().__init__(f"run {run_id} failed: {self.original_type}: {self.message}")
+
+
+class WorkflowRunCancelledError(AdapterError):
+    """Raised by ``Run.return_value`` when the run was cancelled."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} was cancelled")
+        self.run_id = run_id
+
+
+class RunTimeoutError(AdapterError, TimeoutError):
+    """Raised by ``Run.result(timeout=...)`` when the run has not ended in time."""
+
+
+# --- lookups ---------------------------------------------------------------------------
+
+
+class NotFoundError(AdapterError, LookupError):
+    """Base for lookups that found nothing."""
+
+
+class WorkflowNotRegisteredError(NotFoundError):
+    """Raised when a workflow name is not registered in the registry in use."""
+
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        hint = f"; registered: {', '.join(sorted(known))}" if known else ""
+        super().__init__(f"workflow {name!r} is not registered{hint}")
+        self.name = name
+
+
+class StepNotRegisteredError(NotFoundError):
+    """Raised when a step message names a step this deployment does not define."""
+
+
+class RunNotFoundError(NotFoundError):
+    """Raised when no run has the given run id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} not found")
+        self.run_id = run_id
+
+
+class HookNotFoundError(NotFoundError):
+    """Raised by ``resume_hook`` for an unknown or disposed token."""
+
+
+# --- misuse ------------------------------------------------------------------------------
+
+
+class WorkflowContextError(AdapterError, RuntimeError):
+    """Raised when an API is used where it cannot work deterministically.
+
+    For example ``start()`` called directly in workflow code: spawning is a side effect,
+    so it must happen inside a step, where it is recorded once.
+    """
+
+
+class SerializationError(AdapterError, TypeError):
+    """Raised when a value cannot be turned into JSON (or back) by adapter's serde."""
+
+
+class PayloadTooLargeError(AdapterError, ValueError):
+    """Raised when a payload is larger than the storage in use can hold."""
+
+
+# --- replay ------------------------------------------------------------------------------
+
+
+class NonDeterminismError(AdapterError):
+    """Raised when replayed workflow code asks for something else than its log recorded."""
+
+    def __init__(self, message: str, *, expected: str | None = None, actual: str | None = None):
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+# --- storage -----------------------------------------------------------------------------
+
+
+class WorldError(AdapterError):
+    """Raised when storage or queues fail in a way adapter cannot recover from."""
+
+
+class ConflictError(WorldError):
+    """Raised when a conditional write lost a race: someone else recorded first.
+
+    ``reason`` is ``"seq"`` (another writer appended to the log), ``"step"`` (a step
+    item moved on) or ``"exists"`` (the item was already there).
+    """
+
+    def __init__(self, message: str, *, reason: str = "seq") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ConfigurationError(WorldError):
+    """Raised when required configuration (the ``ADAPTER_*`` variables) is missing."""
+
+
+class _SuspendTurn(BaseException):  # noqa: N818 - internal signal, not an error
+    """Internal: unwinds workflow code when a turn must stop. Never caught by users."""

@@ -1,0 +1,186 @@
+"""The one serializer: user values <-> JSON. Never pickle.
+
+Plain JSON values pass through unchanged. Other supported values become a tagged
+object ``{"$t": <tag>, "v": <value>}``:
+
+========================  ======================================================
+``datetime`` / ``date``   ISO 8601 text
+``timedelta``             seconds as a float
+``bytes``                 base64 text
+``UUID`` / ``Decimal``    text
+``tuple``                 list (comes back as a tuple)
+pydantic model            ``model_dump(mode="json")`` plus its import path
+dataclass                 its fields, each serialized, plus its import path
+a dict with a ``$t`` key  escaped, so user data can never pose as a tag
+========================  ======================================================
+
+Classes are re-imported by their ``module:qualname`` on the way back, and only when
+they are pydantic models or dataclasses: a payload can never name arbitrary code to run.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import importlib
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .errors import SerializationError
+
+_TAG = "$t"
+
+try:  # pydantic is a runtime dependency, but keep core importable without it
+    from pydantic import BaseModel
+except ImportError:  # pragma: no cover
+    BaseModel = None  # type: ignore[assignment,misc]
+
+
+def to_json(value: Any, *, what: str = "value") -> Any:
+    """Turn ``value`` into a JSON-compatible tree.
+
+    Args:
+        value: The user value.
+        what: Names the value in error messages, e.g. ``"result of step 'charge'"``.
+
+    Raises:
+        SerializationError: naming ``what``, the path inside it and the offending type.
+    """
+    return _encode(value, what, "")
+
+
+def from_json(tree: Any) -> Any:
+    """Turn a tree made by :func:`to_json` back into the user value."""
+    return _decode(tree)
+
+
+def dumps(value: Any, *, what: str = "value") -> str:
+    """Serialize ``value`` to compact JSON text."""
+    return json.dumps(to_json(value, what=what), separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    """Deserialize JSON text made by :func:`dumps`."""
+    return from_json(json.loads(text))
+
+
+def _fail(what: str, path: str, value: Any, why: str = "") -> SerializationError:
+    where = f" at {path}" if path else ""
+    reason = why or (
+        "supported: JSON types, datetime, date, timedelta, bytes, UUID, Decimal, tuple, "
+        "pydantic models and dataclasses"
+    )
+    return SerializationError(
+        f"cannot serialize {what}{where}: type {type(value).__qualname__!r} is not "
+        f"JSON-serializable ({reason})"
+    )
+
+
+def _class_path(cls: type, what: str, path: str, value: Any) -> str:
+    if "<locals>" in cls.__qualname__:
+        raise _fail(what, path, value, "define the class at module level so it can be re-imported")
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _encode(value: Any, what: str, path: str) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int) and type(value) is int:
+        return value
+    if isinstance(value, float) and type(value) is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _fail(what, path, value, "NaN and infinity are not JSON")
+        return value
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _fail(what, f"{path}[{key!r}]", key, "dict keys must be strings")
+            out[key] = _encode(item, what, f"{path}[{key!r}]")
+        return {_TAG: "dict", "v": out} if _TAG in out else out
+    if isinstance(value, list):
+        return [_encode(item, what, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return {_TAG: "tuple", "v": [_encode(x, what, f"{path}[{i}]") for i, x in enumerate(value)]}
+    if isinstance(value, datetime):
+        return {_TAG: "datetime", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {_TAG: "date", "v": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {_TAG: "timedelta", "v": value.total_seconds()}
+    if isinstance(value, (bytes, bytearray)):
+        return {_TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, uuid.UUID):
+        return {_TAG: "uuid", "v": str(value)}
+    if isinstance(value, Decimal):
+        return {_TAG: "decimal", "v": str(value)}
+    if BaseModel is not None and isinstance(value, BaseModel):
+        cls_path = _class_path(type(value), what, path, value)
+        try:
+            dumped = value.model_dump(mode="json")
+        except Exception as exc:  # pydantic raises its own error types
+            raise _fail(what, path, value, str(exc)) from exc
+        return {_TAG: "model", "c": cls_path, "v": dumped}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls_path = _class_path(type(value), what, path, value)
+        fields = {
+            f.name: _encode(getattr(value, f.name), what, f"{path}.{f.name}")
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return {_TAG: "dataclass", "c": cls_path, "v": fields}
+    raise _fail(what, path, value)
+
+
+def _import_class(path: str) -> type:
+    module_name, _, qualname = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise SerializationError(f"cannot deserialize: class {path!r} is not importable") from exc
+    if not isinstance(obj, type):
+        raise SerializationError(f"cannot deserialize: {path!r} is not a class")
+    return obj
+
+
+def _decode(tree: Any) -> Any:
+    if isinstance(tree, list):
+        return [_decode(item) for item in tree]
+    if not isinstance(tree, dict):
+        return tree
+    tag = tree.get(_TAG)
+    if tag is None:
+        return {key: _decode(item) for key, item in tree.items()}
+    raw = tree.get("v")
+    if tag == "dict":
+        return {key: _decode(item) for key, item in raw.items()}
+    if tag == "tuple":
+        return tuple(_decode(item) for item in raw)
+    if tag == "datetime":
+        return datetime.fromisoformat(raw)
+    if tag == "date":
+        return date.fromisoformat(raw)
+    if tag == "timedelta":
+        return timedelta(seconds=raw)
+    if tag == "bytes":
+        return base64.b64decode(raw)
+    if tag == "uuid":
+        return uuid.UUID(raw)
+    if tag == "decimal":
+        return Decimal(raw)
+    if tag == "model":
+        cls = _import_class(tree["c"])
+        if BaseModel is None or not issubclass(cls, BaseModel):
+            raise SerializationError(f"cannot deserialize: {tree['c']!r} is not a pydantic model")
+        return cls.model_validate(raw)
+    if tag == "dataclass":
+        cls = _import_class(tree["c"])
+        if not dataclasses.is_dataclass(cls):
+            raise SerializationError(f"cannot deserialize: {tree['c']!r} is not a dataclass")
+        return cls(**{key: _decode(item) for key, item in raw.items()})
+    raise SerializationError(f"cannot deserialize: unknown tag {tag!r}")

@@ -1,0 +1,36 @@
+"""The runtime: workflow turns and step attempts against a world, and the client API."""
+
+from ._client import (
+    Run,
+    activate,
+    current_runtime,
+    deactivate,
+    env_runtime,
+    get_run,
+    list_runs,
+    reset_env_runtime,
+    start,
+)
+from ._runtime import Deployments, DeploymentNotFoundError, Runtime, utc_now
+from ._step import StepBusyError, backoff_delay, run_step_attempt
+from ._turn import run_workflow_turn
+
+__all__ = [
+    "DeploymentNotFoundError",
+    "Deployments",
+    "Run",
+    "Runtime",
+    "StepBusyError",
+    "activate",
+    "backoff_delay",
+    "current_runtime",
+    "deactivate",
+    "env_runtime",
+    "get_run",
+    "list_runs",
+    "reset_env_runtime",
+    "run_step_attempt",
+    "run_workflow_turn",
+    "start",
+    "utc_now",
+]

@@ -1,0 +1,278 @@
+"""The client API: ``start``, ``get_run``, ``list_runs`` and the ``Run`` handle.
+
+These are synchronous and usable from steps, API handlers, scripts and tests. They work
+against the runtime in charge: the one running the current step, else an active
+``LocalRuntime``, else one built from the ``ADAPTER_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..core import current_step, encode_input, workflow_name_of
+from ..core._ids import new_run_id
+from ..core.errors import WorkflowRunCancelledError, WorkflowRunFailedError
+from ..core.events import RunCreated, RunCreatedData
+from ..core import serde
+from ..world import RunRecord
+from ._runtime import Deployments, Runtime, refuse_in_workflow
+
+logger = logging.getLogger(__name__)
+
+_active: list[Runtime] = []
+_env_runtime: Runtime | None = None
+_env_lock = threading.Lock()
+
+
+def activate(runtime: Runtime) -> None:
+    """Make ``runtime`` the one the client API uses (``LocalRuntime`` does this)."""
+    _active.append(runtime)
+
+
+def deactivate(runtime: Runtime) -> None:
+    """Undo :func:`activate`."""
+    if runtime in _active:
+        _active.remove(runtime)
+
+
+def env_runtime() -> Runtime:
+    """The runtime for the resources named by the ``ADAPTER_*`` environment variables.
+
+    The deployment is the Lambda version this process runs as
+    (``AWS_LAMBDA_FUNCTION_VERSION``), ``$LATEST`` outside Lambda.
+    """
+    global _env_runtime
+    with _env_lock:
+        if _env_runtime is None:
+            from ..core import default_registry
+            from ..world.aws import AwsWorld
+
+            version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
+            _env_runtime = Runtime(
+                AwsWorld.from_env(),
+                deployments=Deployments(
+                    versions={version: default_registry}, aliases={}, current=version
+                ),
+            )
+        return _env_runtime
+
+
+def reset_env_runtime() -> None:
+    """Forget the cached environment runtime (after the environment changed)."""
+    global _env_runtime
+    with _env_lock:
+        _env_runtime = None
+
+
+def current_runtime() -> Runtime:
+    """The runtime the client API talks to right now."""
+    context = current_step()
+    if context is not None and context.client is not None:
+        return context.client  # type: ignore[no-any-return]
+    if _active:
+        return _active[-1]
+    return env_runtime()
+
+
+class Run:
+    """A handle on one workflow run. Reading ``status`` asks storage each time.
+
+    Attributes:
+        run_id: The run's id.
+    """
+
+    def __init__(self, run_id: str, runtime: Runtime | None = None, record: RunRecord | None = None):
+        self.run_id = run_id
+        self._runtime = runtime
+        self._record = record
+
+    @property
+    def _rt(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = current_runtime()
+        return self._runtime
+
+    def _fixed(self) -> RunRecord:
+        # Name, deployment and creation time never change: read them once.
+        if self._record is None:
+            self._record = self._rt.get_record(self.run_id)
+        return self._record
+
+    def _fresh(self) -> RunRecord:
+        self._record = self._rt.get_record(self.run_id)
+        return self._record
+
+    @property
+    def workflow_name(self) -> str:
+        return self._fixed().workflow_name
+
+    @property
+    def deployment_id(self) -> str:
+        """The resolved deployment (a version) the run is pinned to."""
+        return self._fixed().deployment_id
+
+    @property
+    def created_at(self) -> datetime:
+        return self._fixed().created_at
+
+    @property
+    def status(self) -> str:
+        """``pending``, ``running``, ``completed``, ``failed`` or ``cancelled`` (fresh)."""
+        return self._fresh().status
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self._fresh().started_at
+
+    @property
+    def completed_at(self) -> datetime | None:
+        return self._fresh().completed_at
+
+    @property
+    def return_value(self) -> Any:
+        """Wait for the run to end; return its output.
+
+        Raises:
+            WorkflowRunFailedError: the run failed (the error's message is carried).
+            WorkflowRunCancelledError: the run was cancelled.
+        """
+        return self.result()
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Like :attr:`return_value`, giving up after ``timeout`` seconds.
+
+        Raises:
+            RunTimeoutError: the run did not end in time.
+        """
+        record = self._rt.wait(self.run_id, timeout)
+        self._record = record
+        if record.status == "completed":
+            return serde.from_json(record.output)
+        if record.status == "cancelled":
+            raise WorkflowRunCancelledError(self.run_id)
+        error = record.error.model_dump() if record.error else {"type": "Error", "message": ""}
+        raise WorkflowRunFailedError(self.run_id, error)
+
+    def cancel(self) -> None:
+        """Cancel the run unless it already ended."""
+        self._rt.cancel(self.run_id)
+
+    def __repr__(self) -> str:
+        return f"Run(run_id={self.run_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.run_id == self.run_id
+
+    def __hash__(self) -> int:
+        return hash(self.run_id)
+
+
+def start(
+    wf: Callable[..., Any] | str,
+    args: Sequence[Any] = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    deployment_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Run:
+    """Start a new run of a workflow: write the run and ``run_created``, send one message.
+
+    Inside a step, the new run is independent (own run id, log and retries), runs on the
+    parent's deployment by default, and its idempotency key defaults to one derived from
+    the parent run, the step and the call's index in the step, so a retried step never
+    spawns a second child.
+
+    Args:
+        wf: A ``@workflow`` function or its registered name.
+        args: Positional arguments (JSON-serializable, see ``adapter.core.serde``).
+        kwargs: Keyword arguments.
+        deployment_id: ``None`` (the caller's deployment), ``"latest"``, an alias or a
+            version.
+        idempotency_key: Starting twice with the same key returns the first run.
+
+    Raises:
+        WorkflowContextError: when called directly in workflow code (use a step).
+        WorkflowNotRegisteredError: for an unknown workflow.
+        SerializationError: for arguments that are not serializable.
+
+    Example::
+
+        run = start(process_order, args=["order-1"])
+        print(run.return_value)
+    """
+    refuse_in_workflow("start")
+    if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+        raise TypeError("args must be a list or tuple of positional arguments")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError("kwargs must be a dict")
+    rt = current_runtime()
+    name = workflow_name_of(wf)
+    context = current_step()
+    if deployment_id is None and context is not None:
+        version = context.deployment_id
+    else:
+        version = rt.deployments.resolve(deployment_id)
+    if version in rt.deployments.versions:
+        rt.deployments.registry_for(version).get_workflow(name)  # fail fast on unknown names
+    if idempotency_key is None and context is not None:
+        idempotency_key = context.next_spawn_key()
+    run_input = encode_input(args, kwargs, what=f"the arguments of workflow {name!r}")
+    now = rt.clock()
+    run_id = new_run_id(int(now.timestamp() * 1000))
+    record = RunRecord(
+        run_id=run_id,
+        workflow_name=name,
+        deployment_id=version,
+        status="pending",
+        created_at=now,
+        last_seq=1,
+        input=run_input,
+        idempotency_key=idempotency_key,
+    )
+    event = RunCreated(
+        run_id=run_id,
+        seq=1,
+        created_at=now,
+        data=RunCreatedData(workflow_name=name, input=run_input, deployment_id=version),
+    )
+    record, created = rt.world.create_run(record, event, idempotency_key)
+    if created or record.status == "pending":
+        # A pending run found by its key may have lost its first message to a crash.
+        rt.send(rt.workflow_message(record))
+    logger.info(
+        "%s run %s of %s on deployment %s",
+        "started" if created else "found existing",
+        record.run_id,
+        name,
+        record.deployment_id,
+        extra={"run_id": record.run_id, "workflow": name},
+    )
+    return Run(record.run_id, rt, record)
+
+
+def get_run(run_id: str) -> Run:
+    """A handle on an existing run.
+
+    Raises:
+        RunNotFoundError: when no run has that id.
+    """
+    refuse_in_workflow("get_run")
+    rt = current_runtime()
+    return Run(run_id, rt, rt.get_record(run_id))
+
+
+def list_runs(
+    *, workflow_name: str | None = None, status: str | None = None, limit: int = 100
+) -> list[Run]:
+    """Runs, newest first, optionally filtered by workflow name and status."""
+    refuse_in_workflow("list_runs")
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
+    rt = current_runtime()
+    records = rt.world.list_runs(workflow_name=workflow_name, status=status, limit=limit)
+    return [Run(r.run_id, rt, r) for r in records]

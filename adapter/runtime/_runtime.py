@@ -1,0 +1,221 @@
+"""The runtime: joins the replay engine (core) with storage and queues (world)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from ..core import Registry, default_registry
+from ..core.errors import ConflictError, RunNotFoundError, RunTimeoutError, WorkflowContextError
+from ..core.events import Event, RunCancelled
+from ..core.messages import Message, StepMessage, WorkflowMessage
+from ..world import AppendBatch, Outgoing, RunRecord, RunUpdate, World
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_CONFLICT_RETRIES = 8
+_CACHE_RUNS = 256
+
+
+def utc_now() -> datetime:
+    """Wall-clock time, UTC."""
+    return datetime.now(timezone.utc)
+
+
+class DeploymentNotFoundError(LookupError):
+    """Raised when a deployment id names no known version or alias."""
+
+
+@dataclass
+class Deployments:
+    """Which code (a :class:`Registry`) serves which deployment (a version string).
+
+    Attributes:
+        versions: Version -> registry. Version strings are Lambda version numbers.
+        aliases: Alias name -> version.
+        current: The version this process runs as: the default for new runs.
+    """
+
+    versions: dict[str, Registry] = field(default_factory=lambda: {"1": default_registry})
+    aliases: dict[str, str] = field(default_factory=lambda: {"live": "1"})
+    current: str = "1"
+
+    def resolve(self, requested: str | None) -> str:
+        """Turn ``None``, ``"latest"``, an alias or a version into a version.
+
+        Raises:
+            DeploymentNotFoundError: for an unknown alias or version.
+        """
+        if requested is None:
+            return self.current
+        if requested == "latest":
+            return max(self.versions, key=_version_order)
+        if requested in self.aliases:
+            return self.aliases[requested]
+        if requested in self.versions:
+            return requested
+        known = sorted(self.versions, key=_version_order) + sorted(self.aliases)
+        raise DeploymentNotFoundError(
+            f"unknown deployment {requested!r}; known versions and aliases: {', '.join(known)}"
+        )
+
+    def registry_for(self, version: str) -> Registry:
+        """The code that serves ``version``."""
+        try:
+            return self.versions[version]
+        except KeyError:
+            raise DeploymentNotFoundError(f"deployment {version!r} is not served here") from None
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (-1, version)
+
+
+class Runtime:
+    """Runs workflow turns and step attempts against a :class:`~adapter.world.World`.
+
+    Args:
+        world: Storage and queues.
+        deployments: The code per deployment; defaults to the default registry as "1".
+        clock: Source of time (virtual in ``LocalRuntime``).
+        step_lease: How long a step attempt owns its step before another delivery of
+            the same message may take over. Keep it below the step queue's visibility
+            timeout and above the function timeout.
+        waiter: How ``Run.result()`` waits; the default polls storage with backoff.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        deployments: Deployments | None = None,
+        clock: Clock = utc_now,
+        step_lease: timedelta = timedelta(seconds=880),
+        waiter: Callable[[str, float | None], None] | None = None,
+    ) -> None:
+        self.world = world
+        self.deployments = deployments or Deployments()
+        self.clock = clock
+        self.step_lease = step_lease
+        self._waiter = waiter
+        self._cache: OrderedDict[str, list[Event]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # --- messages ----------------------------------------------------------------------
+
+    def process(self, message: Message, *, receive_count: int = 1) -> None:
+        """Handle one queue message. Raising means: deliver it again later."""
+        from ._step import run_step_attempt
+        from ._turn import run_workflow_turn
+
+        if isinstance(message, WorkflowMessage):
+            run_workflow_turn(self, message, redelivered=receive_count > 1)
+        else:
+            run_step_attempt(self, message)
+
+    def send(self, *messages: Outgoing) -> None:
+        """Send messages; a thin pass-through kept here so every send is logged once."""
+        if messages:
+            logger.debug("sending %d message(s)", len(messages))
+            self.world.send(messages)
+
+    def workflow_message(self, run: RunRecord, delay_seconds: int = 0) -> Outgoing:
+        return Outgoing(WorkflowMessage(run_id=run.run_id, deployment_id=run.deployment_id), delay_seconds)
+
+    def step_message(self, run: RunRecord, correlation_id: str, delay_seconds: int = 0) -> Outgoing:
+        return Outgoing(
+            StepMessage(
+                run_id=run.run_id, deployment_id=run.deployment_id, correlation_id=correlation_id
+            ),
+            delay_seconds,
+        )
+
+    # --- history, cached per process ------------------------------------------------------
+
+    def history(self, run_id: str) -> tuple[RunRecord | None, list[Event]]:
+        """The run item and its whole event log, reading only events not cached yet."""
+        with self._cache_lock:
+            cached = list(self._cache.get(run_id, ()))
+        for _ in range(MAX_CONFLICT_RETRIES):
+            after = cached[-1].seq if cached else 0
+            run, new = self.world.read(run_id, after)
+            if run is None:
+                return None, []
+            if new and new[0].seq != after + 1:
+                cached, new = [], []  # cache does not join up: start over from the top
+                continue
+            events = cached + new
+            if events and events[-1].seq == run.last_seq:
+                with self._cache_lock:
+                    self._cache[run_id] = events
+                    self._cache.move_to_end(run_id)
+                    while len(self._cache) > _CACHE_RUNS:
+                        self._cache.popitem(last=False)
+                return run, events
+            cached = events  # someone appended between our pages: read the rest
+        raise ConflictError(f"could not read a consistent log for run {run_id}")
+
+    # --- runs --------------------------------------------------------------------------
+
+    def get_record(self, run_id: str) -> RunRecord:
+        record = self.world.get_run(run_id)
+        if record is None:
+            raise RunNotFoundError(run_id)
+        return record
+
+    def cancel(self, run_id: str) -> None:
+        """Record ``run_cancelled`` unless the run already ended."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            run = self.get_record(run_id)
+            if run.ended:
+                return
+            now = self.clock()
+            batch = AppendBatch(run_update=RunUpdate(status="cancelled", completed_at=now))
+            batch.add([RunCancelled(run_id=run_id, seq=run.last_seq + 1, created_at=now)])
+            try:
+                self.world.append(run_id, run.last_seq, batch)
+                logger.info("run %s cancelled", run_id)
+                return
+            except ConflictError:
+                continue
+        raise ConflictError(f"could not cancel run {run_id}: too much contention")
+
+    def wait(self, run_id: str, timeout: float | None) -> RunRecord:
+        """Block until the run ends (or ``timeout`` seconds pass); return its record."""
+        if self._waiter is not None:
+            self._waiter(run_id, timeout)
+            record = self.get_record(run_id)
+            if not record.ended:
+                raise RunTimeoutError(f"run {run_id} has not ended (status {record.status})")
+            return record
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            record = self.get_record(run_id)
+            if record.ended:
+                return record
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RunTimeoutError(f"run {run_id} has not ended after {timeout}s")
+            time.sleep(pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 2.0)
+
+
+def refuse_in_workflow(api: str) -> None:
+    """Raise (and fail the run) when ``api`` is called directly in workflow code."""
+    from ..core import current_workflow
+
+    runtime = current_workflow()
+    if runtime is not None:
+        raise runtime.refuse(
+            WorkflowContextError(
+                f"{api}() cannot be called directly in workflow code: it talks to storage "
+                "and queues, which would not replay deterministically. Wrap it in a @step "
+                f"and call that step from the workflow (e.g. `@step async def spawn(): "
+                f"return {api}(...).run_id`)."
+            )
+        )

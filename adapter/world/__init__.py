@@ -1,0 +1,27 @@
+"""Storage and queues: the :class:`World` interface and its AWS implementation."""
+
+from ._base import (
+    RUN_STATUSES,
+    TERMINAL_STATUSES,
+    AppendBatch,
+    Outgoing,
+    RunRecord,
+    RunStatus,
+    RunUpdate,
+    StepRecord,
+    StepWrite,
+    World,
+)
+
+__all__ = [
+    "RUN_STATUSES",
+    "TERMINAL_STATUSES",
+    "AppendBatch",
+    "Outgoing",
+    "RunRecord",
+    "RunStatus",
+    "RunUpdate",
+    "StepRecord",
+    "StepWrite",
+    "World",
+]

@@ -1,0 +1,159 @@
+"""The storage and queue interface the runtime is written against.
+
+A world is a few primitives (conditional appends, reads after a seq, small records and
+messages); everything clever lives above it in :mod:`adapter.runtime`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from ..core.events import ErrorInfo, Event
+from ..core.messages import Message
+
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+RUN_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled")
+
+StepState = Literal["created", "running", "retrying", "completed", "failed"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The run item: a run's current state, kept beside its event log."""
+
+    run_id: str
+    workflow_name: str
+    deployment_id: str
+    status: RunStatus
+    created_at: datetime
+    last_seq: int
+    input: Any = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step's state, so each attempt and each outcome is claimed exactly once."""
+
+    run_id: str
+    correlation_id: str
+    step_name: str
+    input: Any
+    state: StepState = "created"
+    attempt: int = 0
+    lease_until: datetime | None = None
+    retry_at: datetime | None = None
+
+    def evolve(self, **changes: Any) -> StepRecord:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class RunUpdate:
+    """Fields of the run item to set together with an append."""
+
+    status: RunStatus | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    output: Any = None
+    has_output: bool = False
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    """A step item written with an append: created new, or moved on from ``expect``.
+
+    ``expect`` is ``(state, attempt)`` the item must still have; ``None`` means the item
+    must not exist yet.
+    """
+
+    record: StepRecord
+    expect: tuple[str, int] | None = None
+
+
+@dataclass
+class AppendBatch:
+    """Events to append in order, with the run and step item changes that go with them.
+
+    Units are kept whole across transaction chunks: an event and the step item it
+    creates are written together or not at all.
+    """
+
+    units: list[tuple[list[Event], list[StepWrite]]] = field(default_factory=list)
+    run_update: RunUpdate | None = None
+
+    def add(self, events: Sequence[Event], steps: Sequence[StepWrite] = ()) -> None:
+        self.units.append((list(events), list(steps)))
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for events, _ in self.units for event in events]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send, after ``delay_seconds`` (0 to 900)."""
+
+    message: Message
+    delay_seconds: int = 0
+
+
+class World(Protocol):
+    """Storage and queues. ``adapter.world.aws.AwsWorld`` implements it on AWS."""
+
+    def create_run(
+        self, record: RunRecord, first_event: Event, idempotency_key: str | None
+    ) -> tuple[RunRecord, bool]:
+        """Write a new run item and its ``run_created`` event.
+
+        Returns the run and ``True``, or, when ``idempotency_key`` is already taken,
+        the run that holds it and ``False``.
+        """
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run item, or ``None``."""
+        ...
+
+    def list_runs(
+        self, *, workflow_name: str | None, status: str | None, limit: int
+    ) -> list[RunRecord]:
+        """Runs newest first, optionally filtered."""
+        ...
+
+    def read(self, run_id: str, after_seq: int) -> tuple[RunRecord | None, list[Event]]:
+        """The run item and the events with ``seq > after_seq``, in order, in one read."""
+        ...
+
+    def get_step(self, run_id: str, correlation_id: str) -> tuple[RunRecord | None, StepRecord | None]:
+        """The run item and one step item, in one read."""
+        ...
+
+    def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
+        """Append events after ``expected_seq`` atomically with their item changes.
+
+        Returns the new last seq.
+
+        Raises:
+            ConflictError: ``reason="seq"`` when someone appended first (reload and
+                decide again), ``reason="step"`` when a step item moved on (someone
+                else owns that step now).
+        """
+        ...
+
+    def send(self, messages: Sequence[Outgoing]) -> None:
+        """Send messages to the workflow or step queue, by kind."""
+        ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -16,8 +15,8 @@ from pydantic import ValidationError
 
 from ..core.messages import parse_message
 from ..runtime import Runtime, StepBusyError
+from ._logging import logger
 
-logger = Logger(service="adapter", child=True)
 
 
 class MalformedMessageError(ValueError):

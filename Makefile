@@ -1,0 +1,37 @@
+# Two commands on a fresh machine with Python 3.11+:  make demo   and   make test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint typecheck clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.local-$(HASH): $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[local]'
+	touch $@
+
+$(VENV)/.test-$(HASH): $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	touch $@
+
+demo: $(VENV)/.local-$(HASH)
+	$(BIN)/python -m samples.demo
+
+test: $(VENV)/.test-$(HASH)
+	$(BIN)/ruff check adapter samples tests
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test-$(HASH)
+	$(BIN)/ruff check adapter samples tests
+	$(BIN)/ruff format --check adapter samples tests
+
+typecheck: $(VENV)/.test-$(HASH)
+	$(BIN)/mypy adapter
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 from unittest import mock
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 _ACCOUNT = "123456789012"
 _REGION = "us-east-1"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class VirtualClock:
@@ -41,7 +41,7 @@ class VirtualClock:
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self._offset
+        return datetime.now(UTC) + self._offset
 
     def advance_to(self, moment: datetime) -> None:
         with self._lock:
@@ -52,7 +52,7 @@ class VirtualClock:
     def unix(self, dt: datetime | None = None) -> float:
         """moto's ``unix_time``: seconds since the epoch, virtual unless given ``dt``."""
         if dt is not None:
-            aware = dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            aware = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
             return (aware - _EPOCH).total_seconds()
         return (self.now() - _EPOCH).total_seconds()
 

@@ -41,4 +41,8 @@ async def onboard_user(email: str) -> dict[str, object]:
     account = await create_account(email)
     notifications = await send_notifications(account["user_id"])
     preferences = await setup_preferences(account["user_id"])
-    return {"user_id": account["user_id"], "notifications": notifications, "preferences": preferences}
+    return {
+        "user_id": account["user_id"],
+        "notifications": notifications,
+        "preferences": preferences,
+    }

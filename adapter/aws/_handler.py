@@ -10,6 +10,7 @@ from ..runtime import env_runtime
 from ._logging import logger, setup_lambda_logging
 from ._sqs import is_sqs_event, process_sqs_event
 
+
 class UnsupportedEventError(ValueError):
     """Raised for a Lambda event the handler does not serve."""
 
@@ -33,6 +34,6 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
     kind = sorted(event)[:5] if isinstance(event, dict) else type(event).__name__
     logger.error("unsupported event", extra={"keys": kind})
     raise UnsupportedEventError(
-        f"adapter.aws.handler serves SQS events from the adapter queues; got an event with keys {kind}"
+        "adapter.aws.handler serves SQS events from the adapter queues; "
+        f"got an event with keys {kind}"
     )
-

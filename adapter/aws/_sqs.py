@@ -18,7 +18,6 @@ from ..runtime import Runtime, StepBusyError
 from ._logging import logger
 
 
-
 class MalformedMessageError(ValueError):
     """An SQS message that is not one of ours; it is left to go to the DLQ."""
 
@@ -41,7 +40,9 @@ def process_sqs_event(
                 "malformed message left for the DLQ",
                 extra={"message_id": record.message_id, "errors": exc.errors(include_input=False)},
             )
-            raise MalformedMessageError(f"message {record.message_id} is not an adapter message") from exc
+            raise MalformedMessageError(
+                f"message {record.message_id} is not an adapter message"
+            ) from exc
         receive_count = int(record.attributes.approximate_receive_count or 1)
         logger.append_keys(run_id=message.run_id, kind=message.kind)
         try:
@@ -63,6 +64,8 @@ def process_sqs_event(
 def is_sqs_event(event: Any) -> bool:
     """Does this Lambda event come from an SQS event-source mapping?"""
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and isinstance(records, list) and all(
-        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records
+    return (
+        bool(records)
+        and isinstance(records, list)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
     )

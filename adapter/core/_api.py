@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random as _random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ._context import StepMetadata, WorkflowMetadata, current_step, current_workflow
 from .errors import WorkflowContextError
@@ -16,7 +16,7 @@ def now() -> datetime:
     every replay sees the same value. Elsewhere it is the wall clock (UTC).
     """
     runtime = current_workflow()
-    return runtime.now() if runtime is not None else datetime.now(timezone.utc)
+    return runtime.now() if runtime is not None else datetime.now(UTC)
 
 
 def random() -> float:

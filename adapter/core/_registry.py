@@ -67,7 +67,9 @@ class Registry:
     def workflow(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
 
     @overload
-    def workflow(self, *, name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+    def workflow(
+        self, *, name: str | None = None
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def workflow(self, fn: Any = None, /, *, name: str | None = None) -> Any:
         """Register an ``async def`` as a workflow.
@@ -170,9 +172,7 @@ class Registry:
     def _add(table: dict[str, Any], key: str, definition: Any) -> None:
         existing = table.get(key)
         if existing is not None and _default_name(existing.fn) != _default_name(definition.fn):
-            raise ValueError(
-                f"name {key!r} is already registered for {_default_name(existing.fn)}"
-            )
+            raise ValueError(f"name {key!r} is already registered for {_default_name(existing.fn)}")
         # The same function registered again (a module imported twice) replaces itself.
         table[key] = definition
 

@@ -177,5 +177,5 @@ class ConfigurationError(WorldError):
     """Raised when required configuration (the ``ADAPTER_*`` variables) is missing."""
 
 
-class _SuspendTurn(BaseException):  # noqa: N818 - internal signal, not an error
+class _SuspendTurn(BaseException):
     """Internal: unwinds workflow code when a turn must stop. Never caught by users."""

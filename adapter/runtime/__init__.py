@@ -11,7 +11,7 @@ from ._client import (
     reset_env_runtime,
     start,
 )
-from ._runtime import Deployments, DeploymentNotFoundError, Runtime, utc_now
+from ._runtime import DeploymentNotFoundError, Deployments, Runtime, utc_now
 from ._step import StepBusyError, backoff_delay, run_step_attempt
 from ._turn import run_workflow_turn
 

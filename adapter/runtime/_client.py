@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..core import current_step, encode_input, workflow_name_of
+from ..core import current_step, encode_input, serde, workflow_name_of
 from ..core._ids import new_run_id
 from ..core.errors import WorkflowRunCancelledError, WorkflowRunFailedError
 from ..core.events import RunCreated, RunCreatedData
-from ..core import serde
 from ..world import RunRecord
 from ._runtime import Deployments, Runtime, refuse_in_workflow
 
@@ -86,7 +85,9 @@ class Run:
         run_id: The run's id.
     """
 
-    def __init__(self, run_id: str, runtime: Runtime | None = None, record: RunRecord | None = None):
+    def __init__(
+        self, run_id: str, runtime: Runtime | None = None, record: RunRecord | None = None
+    ):
         self.run_id = run_id
         self._runtime = runtime
         self._record = record

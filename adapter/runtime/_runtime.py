@@ -8,7 +8,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
 from ..core import Registry, default_registry
 from ..core.errors import ConflictError, RunNotFoundError, RunTimeoutError, WorkflowContextError
 from ..core.events import Event, RunCancelled
@@ -24,7 +25,7 @@ _CACHE_RUNS = 256
 
 def utc_now() -> datetime:
     """Wall-clock time, UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class DeploymentNotFoundError(LookupError):
@@ -125,7 +126,9 @@ class Runtime:
             self.world.send(messages)
 
     def workflow_message(self, run: RunRecord, delay_seconds: int = 0) -> Outgoing:
-        return Outgoing(WorkflowMessage(run_id=run.run_id, deployment_id=run.deployment_id), delay_seconds)
+        return Outgoing(
+            WorkflowMessage(run_id=run.run_id, deployment_id=run.deployment_id), delay_seconds
+        )
 
     def step_message(self, run: RunRecord, correlation_id: str, delay_seconds: int = 0) -> Outgoing:
         return Outgoing(
@@ -201,7 +204,9 @@ class Runtime:
                 return record
             if deadline is not None and time.monotonic() >= deadline:
                 raise RunTimeoutError(f"run {run_id} has not ended after {timeout}s")
-            time.sleep(pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic())))
+            time.sleep(
+                pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
+            )
             pause = min(pause * 2, 2.0)
 
 

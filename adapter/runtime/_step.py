@@ -15,10 +15,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..core import StepContext, StepMetadata, decode_input, error_info, step_scope
-from ..core import serde
+from ..core import StepContext, StepMetadata, decode_input, error_info, serde, step_scope
 from ..core.durations import resolve_deadline
-from ..core.errors import ConflictError, FatalError, NotFoundError, RetryableError, SerializationError
+from ..core.errors import (
+    ConflictError,
+    FatalError,
+    NotFoundError,
+    RetryableError,
+    SerializationError,
+)
 from ..core.events import (
     ErrorInfo,
     StepCompleted,
@@ -68,10 +73,16 @@ def run_step_attempt(rt: Runtime, message: StepMessage) -> None:
     """Run one attempt of the step named by ``message``, if it is still due."""
     run, step = rt.world.get_step(message.run_id, message.correlation_id)
     if run is None or step is None:
-        logger.warning("step message for unknown run/step %s/%s dropped", message.run_id, message.correlation_id)
+        logger.warning(
+            "step message for unknown run/step %s/%s dropped",
+            message.run_id,
+            message.correlation_id,
+        )
         return
     if run.ended:
-        logger.debug("run %s already %s; step %s skipped", run.run_id, run.status, step.correlation_id)
+        logger.debug(
+            "run %s already %s; step %s skipped", run.run_id, run.status, step.correlation_id
+        )
         return
     now = rt.clock()
     if step.state in ("completed", "failed"):
@@ -86,7 +97,9 @@ def run_step_attempt(rt: Runtime, message: StepMessage) -> None:
         return
 
     attempt = step.attempt + 1
-    claimed = step.evolve(state="running", attempt=attempt, lease_until=now + rt.step_lease, retry_at=None)
+    claimed = step.evolve(
+        state="running", attempt=attempt, lease_until=now + rt.step_lease, retry_at=None
+    )
     started = _append_step_event(
         rt,
         run,
@@ -119,19 +132,25 @@ def run_step_attempt(rt: Runtime, message: StepMessage) -> None:
             "created_at": done_at,
         }
         if outcome.kind == "completed":
-            return StepCompleted(**common, data=StepCompletedData(result=outcome.result, attempt=attempt))
+            return StepCompleted(
+                **common, data=StepCompletedData(result=outcome.result, attempt=attempt)
+            )
         if outcome.kind == "failed":
             assert outcome.error is not None
             return StepFailed(**common, data=StepFailedData(error=outcome.error))
         assert outcome.retry_at is not None
-        return StepRetrying(**common, data=StepRetryingData(retry_after=outcome.retry_at, error=outcome.error))
+        return StepRetrying(
+            **common, data=StepRetryingData(retry_after=outcome.retry_at, error=outcome.error)
+        )
 
     recorded = _append_step_event(rt, run, StepWrite(final, expect=("running", attempt)), event)
     if recorded is None:
         return
     if outcome.kind == "retrying":
         assert outcome.retry_at is not None
-        rt.send(rt.step_message(recorded, step.correlation_id, _delay_until(outcome.retry_at, done_at)))
+        rt.send(
+            rt.step_message(recorded, step.correlation_id, _delay_until(outcome.retry_at, done_at))
+        )
     else:
         rt.send(rt.workflow_message(recorded))
 
@@ -148,11 +167,19 @@ def _append_step_event(
             return replace(run, last_seq=seq)
         except ConflictError as exc:
             if exc.reason == "step":
-                logger.info("step %s of run %s moved on; dropping this delivery", write.record.correlation_id, run.run_id)
+                logger.info(
+                    "step %s of run %s moved on; dropping this delivery",
+                    write.record.correlation_id,
+                    run.run_id,
+                )
                 return None
         latest = rt.world.get_run(run.run_id)
         if latest is None or latest.ended:
-            logger.info("run %s ended while step %s ran; its outcome is dropped", run.run_id, write.record.correlation_id)
+            logger.info(
+                "run %s ended while step %s ran; its outcome is dropped",
+                run.run_id,
+                write.record.correlation_id,
+            )
             return None
         run = latest
     raise ConflictError(f"run {run.run_id}: gave up after {MAX_CONFLICT_RETRIES} lost races")
@@ -176,12 +203,19 @@ def _execute(rt: Runtime, run: RunRecord, step: StepRecord, started_at: datetime
         deployment_id=run.deployment_id,
         client=rt,
     )
-    logger.info("running step %s (attempt %d) of run %s", step.step_name, attempt, run.run_id,
-                extra={"run_id": run.run_id, "step": step.step_name, "attempt": attempt})
+    logger.info(
+        "running step %s (attempt %d) of run %s",
+        step.step_name,
+        attempt,
+        run.run_id,
+        extra={"run_id": run.run_id, "step": step.step_name, "attempt": attempt},
+    )
     try:
         args, kwargs = decode_input(step.input)
         value = _call(definition, args, kwargs, context)
-        return _Outcome("completed", result=serde.to_json(value, what=f"the result of step {step.step_name!r}"))
+        return _Outcome(
+            "completed", result=serde.to_json(value, what=f"the result of step {step.step_name!r}")
+        )
     except FatalError as exc:
         return _failed(exc, step, fatal=True)
     except SerializationError as exc:
@@ -192,9 +226,20 @@ def _execute(rt: Runtime, run: RunRecord, step: StepRecord, started_at: datetime
             return _failed(exc, step, fatal=False)
         retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
         now = rt.clock()
-        retry_at = resolve_deadline(retry_after, now) if retry_after is not None else now + backoff_delay(attempt)
-        logger.warning("step %s attempt %d failed (%s: %s); retrying at %s", step.step_name, attempt,
-                       type(exc).__name__, exc, retry_at.isoformat(), extra={"run_id": run.run_id})
+        retry_at = (
+            resolve_deadline(retry_after, now)
+            if retry_after is not None
+            else now + backoff_delay(attempt)
+        )
+        logger.warning(
+            "step %s attempt %d failed (%s: %s); retrying at %s",
+            step.step_name,
+            attempt,
+            type(exc).__name__,
+            exc,
+            retry_at.isoformat(),
+            extra={"run_id": run.run_id},
+        )
         info = _error(exc, step)
         return _Outcome("retrying", error=info, retry_at=retry_at)
 
@@ -202,21 +247,30 @@ def _execute(rt: Runtime, run: RunRecord, step: StepRecord, started_at: datetime
 def _error(exc: BaseException, step: StepRecord, fatal: bool = False) -> ErrorInfo:
     base = error_info(exc)
     original = getattr(exc, "original_type", None) if isinstance(exc, FatalError) else None
-    return base.model_copy(update={
-        "type": original if original and original != "FatalError" else base.type,
-        "step_name": step.step_name,
-        "attempt": step.attempt,
-        "fatal": fatal,
-    })
+    return base.model_copy(
+        update={
+            "type": original if original and original != "FatalError" else base.type,
+            "step_name": step.step_name,
+            "attempt": step.attempt,
+            "fatal": fatal,
+        }
+    )
 
 
 def _failed(exc: BaseException, step: StepRecord, *, fatal: bool) -> _Outcome:
-    logger.warning("step %s failed for good after attempt %d: %s: %s", step.step_name, step.attempt,
-                   type(exc).__name__, exc)
+    logger.warning(
+        "step %s failed for good after attempt %d: %s: %s",
+        step.step_name,
+        step.attempt,
+        type(exc).__name__,
+        exc,
+    )
     return _Outcome("failed", error=_error(exc, step, fatal))
 
 
-def _call(definition: StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any], context: StepContext) -> Any:
+def _call(
+    definition: StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any], context: StepContext
+) -> Any:
     """Run the step function with its context; async steps get a fresh event loop."""
     with step_scope(context):
         if not definition.is_async:
@@ -234,7 +288,9 @@ def _loop_running() -> bool:
     return True
 
 
-def _run_in_thread(definition: StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any], context: StepContext) -> Any:
+def _run_in_thread(
+    definition: StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any], context: StepContext
+) -> Any:
     # A caller that already runs an event loop in this thread (an async test, say)
     # cannot host asyncio.run: give the step a thread of its own.
     box: dict[str, Any] = {}

@@ -51,7 +51,9 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
         batch, outgoing = _decide(rt, run, outcome)
         if not batch.units:
             if redelivered and outcome.in_flight:
-                logger.info("run %s: re-sending %d in-flight step(s)", run_id, len(outcome.in_flight))
+                logger.info(
+                    "run %s: re-sending %d in-flight step(s)", run_id, len(outcome.in_flight)
+                )
                 rt.send(*(rt.step_message(run, cid) for cid in outcome.in_flight))
             return
         try:
@@ -73,7 +75,9 @@ def _replay(rt: Runtime, run: RunRecord, events: list[Event]) -> TurnOutcome:
     return WorkflowTurn(definition, events).run()
 
 
-def _decide(rt: Runtime, run: RunRecord, outcome: TurnOutcome) -> tuple[AppendBatch, list[Outgoing]]:
+def _decide(
+    rt: Runtime, run: RunRecord, outcome: TurnOutcome
+) -> tuple[AppendBatch, list[Outgoing]]:
     """Turn the engine's outcome into events, item changes and messages."""
     now = rt.clock()
     seq = run.last_seq
@@ -102,19 +106,41 @@ def _decide(rt: Runtime, run: RunRecord, outcome: TurnOutcome) -> tuple[AppendBa
             )
             batch.add([event], [StepWrite(step)])
             outgoing.append(rt.step_message(run, command.correlation_id))
-        batch.run_update = RunUpdate(status="running", started_at=started_at) if started_at else None
+        batch.run_update = (
+            RunUpdate(status="running", started_at=started_at) if started_at else None
+        )
     elif outcome.status == "completed":
         seq += 1
         batch.add(
-            [RunCompleted(run_id=run.run_id, seq=seq, created_at=now, data=RunCompletedData(output=outcome.output))]
+            [
+                RunCompleted(
+                    run_id=run.run_id,
+                    seq=seq,
+                    created_at=now,
+                    data=RunCompletedData(output=outcome.output),
+                )
+            ]
         )
         batch.run_update = RunUpdate(
-            status="completed", started_at=started_at, completed_at=now, output=outcome.output, has_output=True
+            status="completed",
+            started_at=started_at,
+            completed_at=now,
+            output=outcome.output,
+            has_output=True,
         )
     else:
         assert outcome.error is not None
         seq += 1
-        batch.add([RunFailed(run_id=run.run_id, seq=seq, created_at=now, data=RunFailedData(error=outcome.error))])
+        batch.add(
+            [
+                RunFailed(
+                    run_id=run.run_id,
+                    seq=seq,
+                    created_at=now,
+                    data=RunFailedData(error=outcome.error),
+                )
+            ]
+        )
         batch.run_update = RunUpdate(
             status="failed", started_at=started_at, completed_at=now, error=outcome.error
         )

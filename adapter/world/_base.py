@@ -138,7 +138,9 @@ class World(Protocol):
         """The run item and the events with ``seq > after_seq``, in order, in one read."""
         ...
 
-    def get_step(self, run_id: str, correlation_id: str) -> tuple[RunRecord | None, StepRecord | None]:
+    def get_step(
+        self, run_id: str, correlation_id: str
+    ) -> tuple[RunRecord | None, StepRecord | None]:
         """The run item and one step item, in one read."""
         ...
 

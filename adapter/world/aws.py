@@ -638,10 +638,13 @@ def create_resources(prefix: str = "adapter") -> dict[str, str]:
             QueueName=f"{prefix}-{name}",
             Attributes={
                 "VisibilityTimeout": str(visibility),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}
+                ),
             },
         )["QueueUrl"]
-    bucket = f"{prefix}-payloads-{session.client('sts', region_name=region).get_caller_identity()['Account']}"
+    account = session.client("sts", region_name=region).get_caller_identity()["Account"]
+    bucket = f"{prefix}-payloads-{account}"
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
     else:

@@ -7,10 +7,13 @@ new and dispatches the next step through SQS.
 
 from .core import (
     Registry,
+    create_hook,
+    create_webhook,
     get_step_metadata,
     get_workflow_metadata,
     now,
     random,
+    sleep,
     step,
     workflow,
 )
@@ -24,7 +27,7 @@ from .core.errors import (
     WorkflowRunCancelledError,
     WorkflowRunFailedError,
 )
-from .runtime import Run, get_run, list_runs, start
+from .runtime import Run, get_run, list_runs, resume_hook, start
 
 __all__ = [
     "FatalError",
@@ -37,12 +40,16 @@ __all__ = [
     "WorkflowNotRegisteredError",
     "WorkflowRunCancelledError",
     "WorkflowRunFailedError",
+    "create_hook",
+    "create_webhook",
     "get_run",
     "get_step_metadata",
     "get_workflow_metadata",
     "list_runs",
     "now",
     "random",
+    "resume_hook",
+    "sleep",
     "start",
     "step",
     "workflow",

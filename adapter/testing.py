@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 _ACCOUNT = "123456789012"
 _REGION = "us-east-1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_LOCAL_DELAY = 10 * 365 * 24 * 3600
 
 
 class VirtualClock:
@@ -71,10 +72,19 @@ class LocalRuntime:
         registry: The code of deployment ``"1"`` (alias ``"live"``); the default
             registry when omitted.
         prefix: Name prefix of the created table, queues and bucket.
+        max_delay_seconds: Longest delay of one message. Unlike SQS's 900 s, long by
+            default so a long sleep is one timer; pass 900 to exercise the hops.
     """
 
-    def __init__(self, registry: Registry | None = None, *, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        *,
+        prefix: str | None = None,
+        max_delay_seconds: int = _MAX_LOCAL_DELAY,
+    ) -> None:
         self._registry = registry or default_registry
+        self._max_delay = max_delay_seconds
         self._prefix = prefix or f"adapter-{uuid.uuid4().hex[:8]}"
         self.clock = VirtualClock()
         self._patches: list[Any] = []
@@ -104,6 +114,9 @@ class LocalRuntime:
         for name, fn in (
             ("unix_time", self.clock.unix),
             ("unix_time_millis", lambda dt=None: self.clock.unix(dt) * 1000.0),
+            # One delayed message per timer, however long: the 15-minute hops real SQS
+            # needs would make a `sleep("30d")` thousands of turns here.
+            ("MAXIMUM_MESSAGE_DELAY", _MAX_LOCAL_DELAY),
         ):
             patcher = mock.patch(f"moto.sqs.models.{name}", fn)
             patcher.start()
@@ -114,7 +127,7 @@ class LocalRuntime:
         os.environ.update(self.env)
         reset_env_runtime()
         self.runtime = Runtime(
-            AwsWorld(AwsConfig.from_env(self.env)),
+            AwsWorld(AwsConfig.from_env(self.env), max_delay_seconds=self._max_delay),
             deployments=Deployments(
                 versions={"1": self._registry}, aliases={"live": "1"}, current="1"
             ),

@@ -1,6 +1,14 @@
 """The core: workflows, steps, events, serde and the replay engine. No AWS here."""
 
-from ._api import get_step_metadata, get_workflow_metadata, now, random
+from ._api import (
+    create_hook,
+    create_webhook,
+    get_step_metadata,
+    get_workflow_metadata,
+    now,
+    random,
+    sleep,
+)
 from ._context import (
     StepContext,
     StepMetadata,
@@ -9,6 +17,7 @@ from ._context import (
     current_workflow,
     step_scope,
 )
+from ._hooks import Hook, Webhook
 from ._registry import (
     Registry,
     StepDefinition,
@@ -20,7 +29,9 @@ from ._registry import (
 )
 from ._replay import (
     Command,
+    CreateHook,
     ScheduleStep,
+    StartTimer,
     TurnOutcome,
     WorkflowTurn,
     decode_input,
@@ -30,6 +41,13 @@ from ._replay import (
 
 __all__ = [
     "Command",
+    "CreateHook",
+    "Hook",
+    "StartTimer",
+    "Webhook",
+    "create_hook",
+    "create_webhook",
+    "sleep",
     "Registry",
     "ScheduleStep",
     "StepContext",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import asyncio
 
+    from ._hooks import Hook
     from ._registry import StepDefinition, WorkflowDefinition
 
 
@@ -56,6 +57,10 @@ class WorkflowRuntime(Protocol):
     def call_workflow(
         self, workflow: WorkflowDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> asyncio.Task[Any]: ...
+
+    def start_timer(self, resume_at: datetime) -> asyncio.Future[None]: ...
+
+    def create_hook(self, token: str | None, metadata: Any, *, webhook: bool) -> Hook[Any]: ...
 
     def now(self) -> datetime: ...
 

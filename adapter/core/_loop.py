@@ -2,9 +2,10 @@
 
 Workflow coroutines run here, never on the process's loop. It has no selector, no
 threads and no wall clock: ``call_soon`` callbacks run in FIFO order until nothing is
-ready, then control returns to the replay engine, which feeds it the next event. Real
-timers would make replays differ, so ``call_later``/``call_at`` refuse with a hint to
-use ``adapter.sleep``.
+ready, then control returns to the replay engine, which feeds it the next event.
+``call_later``/``call_at`` become durable timers (recorded waits), so
+``asyncio.sleep(n)``, ``asyncio.wait_for`` and ``asyncio.timeout`` work in workflow
+code and replay identically.
 """
 
 from __future__ import annotations
@@ -14,19 +15,28 @@ import collections
 import contextvars
 from asyncio import events
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 from .errors import WorkflowContextError
 
 _T = TypeVar("_T")
 
 
+class TimerSource(Protocol):
+    """Where durable timers come from: the replay engine."""
+
+    def start_timer(self, resume_at: datetime) -> asyncio.Future[None]: ...
+
+
 class WorkflowLoop(asyncio.AbstractEventLoop):
     """Runs ready callbacks in order; time only moves when the engine says so."""
 
-    def __init__(self, time: float = 0.0) -> None:
+    def __init__(self, time: float = 0.0, timers: TimerSource | None = None) -> None:
         self._ready: collections.deque[asyncio.Handle] = collections.deque()
         self._time = time
+        self._timers = timers
+        self._timer_futures: dict[asyncio.TimerHandle, asyncio.Future[None]] = {}
         self._closed = False
         self._running = False
         self._exception: BaseException | None = None
@@ -69,13 +79,40 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
     def call_soon_threadsafe(self, *args: Any, **kwargs: Any) -> asyncio.Handle:
         raise WorkflowContextError("workflow code cannot be woken from another thread")
 
-    def call_later(self, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
-        raise WorkflowContextError(
-            "asyncio timers (asyncio.sleep with a delay, wait_for timeouts) are not durable "
-            "in workflow code; use `await adapter.sleep(...)` instead"
-        )
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        if self._timers is None:
+            raise WorkflowContextError("this loop has no durable timers")
+        handle = asyncio.TimerHandle(when, callback, args, self, context)
+        future = self._timers.start_timer(datetime.fromtimestamp(when, UTC))
+        self._timer_futures[handle] = future
 
-    call_at = call_later  # type: ignore[assignment]
+        def fire(done: asyncio.Future[None]) -> None:
+            self._timer_futures.pop(handle, None)
+            if not handle.cancelled() and not done.cancelled():
+                handle._run()
+
+        future.add_done_callback(fire)
+        return handle
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        return self.call_at(self._time + delay, callback, *args, context=context)
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        future = self._timer_futures.pop(handle, None)
+        if future is not None:
+            future.cancel()
 
     def time(self) -> float:
         return self._time

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random as _random
+import secrets
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,10 +23,12 @@ from typing import Any, Literal
 
 from . import serde
 from ._context import WorkflowMetadata, workflow_scope
+from ._hooks import Hook, Webhook
 from ._loop import WorkflowLoop
 from ._registry import StepDefinition, WorkflowDefinition
 from .errors import (
     FatalError,
+    HookConflictError,
     NonDeterminismError,
     SerializationError,
     StepFailedError,
@@ -48,7 +51,24 @@ class ScheduleStep:
     input: Any
 
 
-Command = ScheduleStep
+@dataclass(frozen=True)
+class StartTimer:
+    """Command: record ``wait_created`` and wake the run at ``resume_at``."""
+
+    correlation_id: str
+    resume_at: datetime
+
+
+@dataclass(frozen=True)
+class CreateHook:
+    """Command: record ``hook_created`` and claim ``token`` for this run."""
+
+    correlation_id: str
+    token: str
+    metadata: Any = None
+
+
+Command = ScheduleStep | StartTimer | CreateHook
 
 
 @dataclass
@@ -61,6 +81,8 @@ class TurnOutcome:
         output: The workflow's return value as a serde tree (when completed).
         error: Why the run failed (when failed).
         in_flight: Steps recorded as created but not yet finished.
+        timers: Waits recorded but not completed: ``(correlation_id, resume_at)``.
+        hooks: Hooks recorded and not disposed: ``(correlation_id, token)``.
     """
 
     status: Literal["suspended", "completed", "failed"]
@@ -68,6 +90,8 @@ class TurnOutcome:
     output: Any = None
     error: ErrorInfo | None = None
     in_flight: list[str] = field(default_factory=list)
+    timers: list[tuple[str, datetime]] = field(default_factory=list)
+    hooks: list[tuple[str, str]] = field(default_factory=list)
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
@@ -76,12 +100,13 @@ def error_info(exc: BaseException) -> ErrorInfo:
     return ErrorInfo(type=type(exc).__name__, message=str(exc), stack=stack)
 
 
-def step_correlation_id(index: int) -> str:
-    return f"step_{index}"
+def correlation_id(kind: str, index: int) -> str:
+    """Correlation ids: the kind and the position in request order, e.g. ``step_3``."""
+    return f"{kind}_{index}"
 
 
-def _index_of(correlation_id: str) -> int:
-    return int(correlation_id.rsplit("_", 1)[1])
+def _index_of(cid: str) -> int:
+    return int(cid.rsplit("_", 1)[1])
 
 
 def decode_input(tree: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -114,31 +139,41 @@ class WorkflowTurn:
         outcome = WorkflowTurn(registry.get_workflow(name), events).run()
         if outcome.status == "suspended":
             record(outcome.commands)
+
+    Args:
+        workflow: The workflow to replay.
+        history: The run's events in seq order, starting with ``run_created``.
+        webhook_base_url: Where ``POST /hooks/{token}`` is served, for webhook URLs.
     """
 
-    def __init__(self, workflow: WorkflowDefinition, history: Sequence[Event]) -> None:
+    def __init__(
+        self,
+        workflow: WorkflowDefinition,
+        history: Sequence[Event],
+        *,
+        webhook_base_url: str = "",
+    ) -> None:
         if not history or not isinstance(history[0], RunCreated):
             raise ValueError("a run's history starts with run_created")
         created = history[0]
         self._workflow = workflow
         self._history = history
         self._created = created
+        self._webhook_base_url = webhook_base_url
         self._now = created.created_at
-        self._loop = WorkflowLoop(created.created_at.timestamp())
+        self._loop = WorkflowLoop(created.created_at.timestamp(), timers=self)
         self._rng = _random.Random(created.run_id)
         self._counter = 0
         self._futures: dict[str, asyncio.Future[Any]] = {}
+        self._hooks: dict[str, Hook[Any]] = {}
         self._requested: dict[str, Command] = {}
-        self._recorded: dict[int, tuple[str, str]] = {}
-        self._finished: set[str] = set()
+        self._recorded: dict[int, Event] = {}
+        self._ended: set[str] = set()
         self._failure: BaseException | None = None
         self._closing = False
         for event in history:
-            if event.type == "step_created":
-                self._recorded[_index_of(event.correlation_id or "")] = (
-                    "step",
-                    event.data.step_name,
-                )
+            if event.type in _CREATED_KINDS and event.correlation_id:
+                self._recorded[_index_of(event.correlation_id)] = event
         started = next((e.created_at for e in history if e.type == "run_started"), self._now)
         self.metadata = WorkflowMetadata(
             workflow_name=workflow.name,
@@ -152,15 +187,11 @@ class WorkflowTurn:
     def call_step(
         self, step: StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> asyncio.Future[Any]:
-        if self._closing:
-            raise _SuspendTurn()
-        self._counter += 1
-        correlation_id = step_correlation_id(self._counter)
-        self._check_recorded(self._counter, "step", step.name)
+        cid, _ = self._request("step", step.name)
         tree = encode_input(args, kwargs, what=f"arguments of step {step.name!r}")
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._futures[correlation_id] = future
-        self._requested[correlation_id] = ScheduleStep(correlation_id, step.name, tree)
+        self._futures[cid] = future
+        self._requested[cid] = ScheduleStep(cid, step.name, tree)
         return future
 
     def call_workflow(
@@ -171,6 +202,32 @@ class WorkflowTurn:
         # Inline composition: the child's body runs here, so its steps take correlation
         # ids from this run's counter and land in this run's log.
         return self._loop.create_task(workflow.fn(*args, **kwargs), name=workflow.name)
+
+    def start_timer(self, resume_at: datetime) -> asyncio.Future[None]:
+        """A durable timer: ``sleep()`` and asyncio's ``call_at``/``call_later`` use it."""
+        cid, recorded = self._request("wait", "sleep")
+        if recorded is not None:
+            resume_at = recorded.data.resume_at  # the first execution decided it
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._futures[cid] = future
+        self._requested[cid] = StartTimer(cid, resume_at)
+        return future
+
+    def create_hook(self, token: str | None, metadata: Any, *, webhook: bool) -> Hook[Any]:
+        cid, recorded = self._request("hook", "hook")
+        if recorded is not None:
+            token = recorded.data.token
+        elif token is None:
+            token = secrets.token_urlsafe(24)  # 192 bits
+        hook: Hook[Any] = (
+            Webhook(self._loop, cid, token, self._webhook_base_url)
+            if webhook
+            else Hook(self._loop, cid, token)
+        )
+        self._hooks[cid] = hook
+        tree = serde.to_json(metadata, what="hook metadata")
+        self._requested[cid] = CreateHook(cid, token, tree)
+        return hook
 
     def now(self) -> datetime:
         return self._now
@@ -201,72 +258,116 @@ class WorkflowTurn:
         finally:
             self._close()
 
+    def _request(self, kind: str, name: str) -> tuple[str, Any]:
+        if self._closing:
+            raise _SuspendTurn()
+        self._counter += 1
+        recorded = self._recorded.get(self._counter)
+        if recorded is not None:
+            recorded_kind, recorded_name = _describe(recorded)
+            if (recorded_kind, recorded_name) != (kind, name):
+                raise self.refuse(
+                    NonDeterminismError(
+                        f"replay mismatch at position {self._counter}: the log recorded "
+                        f"{recorded_kind} {recorded_name!r}, but the workflow now asks for "
+                        f"{kind} {name!r}: was the code changed while runs were in flight?",
+                        expected=f"{recorded_kind} {recorded_name}",
+                        actual=f"{kind} {name}",
+                    )
+                )
+        return correlation_id(kind, self._counter), recorded
+
     def _deliver(self, event: Event) -> None:
         self._now = event.created_at
         self._loop.set_time(event.created_at.timestamp())
-        correlation_id = event.correlation_id or ""
-        if event.type == "step_created":
-            if correlation_id not in self._requested:
+        cid = event.correlation_id or ""
+        if event.type in _CREATED_KINDS:
+            if cid not in self._requested:
+                kind, name = _describe(event)
                 self.refuse(
                     NonDeterminismError(
-                        f"the log recorded step {event.data.step_name!r} as {correlation_id}, "
-                        "but the workflow code did not request it: was the code changed "
-                        "while runs were in flight?",
-                        expected=event.data.step_name,
+                        f"the log recorded {kind} {name!r} as {cid}, but the workflow code "
+                        "did not request it: was the code changed while runs were in flight?",
+                        expected=f"{kind} {name}",
                         actual=None,
                     )
                 )
-        elif event.type == "step_completed":
-            self._finished.add(correlation_id)
-            future = self._futures.get(correlation_id)
-            if future is not None and not future.done():
+            elif event.type == "hook_created" and event.data.conflict:
+                self._hooks[cid]._fail(HookConflictError(event.data.conflict))
+                self._loop.run_until_idle()
+        elif event.type in ("step_completed", "step_failed", "wait_completed"):
+            self._ended.add(cid)
+            future = self._futures.get(cid)
+            if future is None or future.done():
+                return
+            if event.type == "step_completed":
                 try:
                     future.set_result(serde.from_json(event.data.result))
                 except SerializationError as exc:
                     future.set_exception(exc)
-                self._loop.run_until_idle()
-        elif event.type == "step_failed":
-            self._finished.add(correlation_id)
-            future = self._futures.get(correlation_id)
-            if future is not None and not future.done():
+            elif event.type == "step_failed":
                 future.set_exception(failure_for(event.data.error))
+            else:
+                future.set_result(None)
+            self._loop.run_until_idle()
+        elif event.type == "hook_received":
+            hook = self._hooks.get(cid)
+            if hook is not None:
+                hook._deliver(serde.from_json(event.data.payload))
                 self._loop.run_until_idle()
-
-    def _check_recorded(self, index: int, kind: str, name: str) -> None:
-        recorded = self._recorded.get(index)
-        if recorded is not None and recorded != (kind, name):
-            raise self.refuse(
-                NonDeterminismError(
-                    f"replay mismatch at position {index}: the log recorded "
-                    f"{recorded[0]} {recorded[1]!r}, but the workflow now asks for "
-                    f"{kind} {name!r}: was the code changed while runs were in flight?",
-                    expected=f"{recorded[0]} {recorded[1]}",
-                    actual=f"{kind} {name}",
-                )
-            )
+        elif event.type == "hook_disposed":
+            self._ended.add(cid)
 
     def _outcome(self, main: asyncio.Task[Any]) -> TurnOutcome:
+        recorded = {correlation_id(_describe(e)[0], i): e for i, e in self._recorded.items()}
+        open_ids = [cid for cid in recorded if cid not in self._ended]
+        hooks = [
+            (cid, recorded[cid].data.token)
+            for cid in open_ids
+            if recorded[cid].type == "hook_created" and not recorded[cid].data.conflict
+        ]
         if self._failure is not None:
-            return TurnOutcome("failed", error=error_info(self._failure))
+            return TurnOutcome("failed", error=error_info(self._failure), hooks=hooks)
         if main.done():
             if main.cancelled():
-                return TurnOutcome(
-                    "failed", error=ErrorInfo(type="CancelledError", message="workflow cancelled")
-                )
+                error = ErrorInfo(type="CancelledError", message="workflow task was cancelled")
+                return TurnOutcome("failed", error=error, hooks=hooks)
             exc = main.exception()
             if exc is not None:
-                return TurnOutcome("failed", error=error_info(exc))
+                return TurnOutcome("failed", error=error_info(exc), hooks=hooks)
             try:
                 output = serde.to_json(
                     main.result(), what=f"return value of workflow {self._workflow.name!r}"
                 )
             except SerializationError as err:
-                return TurnOutcome("failed", error=error_info(err))
-            return TurnOutcome("completed", output=output)
-        recorded_ids = {step_correlation_id(i) for i in self._recorded}
-        commands = [c for cid, c in self._requested.items() if cid not in recorded_ids]
-        in_flight = sorted(recorded_ids - self._finished, key=_index_of)
-        return TurnOutcome("suspended", commands=commands, in_flight=in_flight)
+                return TurnOutcome("failed", error=error_info(err), hooks=hooks)
+            return TurnOutcome("completed", output=output, hooks=hooks)
+        commands = [
+            c
+            for cid, c in self._requested.items()
+            if cid not in recorded and not self._cancelled_timer(cid)
+        ]
+        return TurnOutcome(
+            "suspended",
+            commands=commands,
+            in_flight=[c for c in open_ids if recorded[c].type == "step_created"],
+            timers=[
+                (c, recorded[c].data.resume_at)
+                for c in open_ids
+                if recorded[c].type == "wait_created"
+            ],
+            hooks=hooks,
+        )
+
+    def _cancelled_timer(self, cid: str) -> bool:
+        # An asyncio timer cancelled before it was ever recorded (a wait_for whose
+        # awaitable finished in the same turn) needs no durable wait.
+        future = self._futures.get(cid)
+        return (
+            isinstance(self._requested.get(cid), StartTimer)
+            and future is not None
+            and future.cancelled()
+        )
 
     def _close(self) -> None:
         # Drop the suspended coroutines now, inside workflow scope and with new requests
@@ -281,3 +382,15 @@ class WorkflowTurn:
                 except (RuntimeError, _SuspendTurn, WorkflowContextError):
                     logger.debug("workflow code resisted closing in turn of %s", task)
         self._loop.close()
+
+
+_CREATED_KINDS = frozenset({"step_created", "wait_created", "hook_created"})
+
+
+def _describe(event: Event) -> tuple[str, str]:
+    """The (kind, name) a ``*_created`` event recorded, for determinism checks."""
+    if event.type == "step_created":
+        return "step", event.data.step_name
+    if event.type == "wait_created":
+        return "wait", "sleep"
+    return "hook", "hook"

@@ -123,6 +123,10 @@ class HookNotFoundError(NotFoundError):
     """Raised by ``resume_hook`` for an unknown or disposed token."""
 
 
+class HookConflictError(AdapterError):
+    """Raised in a workflow awaiting a hook whose token another running run holds."""
+
+
 # --- misuse ------------------------------------------------------------------------------
 
 
@@ -168,9 +172,10 @@ class ConflictError(WorldError):
     item moved on) or ``"exists"`` (the item was already there).
     """
 
-    def __init__(self, message: str, *, reason: str = "seq") -> None:
+    def __init__(self, message: str, *, reason: str = "seq", detail: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.detail = detail
 
 
 class ConfigurationError(WorldError):

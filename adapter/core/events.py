@@ -72,6 +72,8 @@ class WaitCreatedData(_Model):
 class HookCreatedData(_Model):
     token: str
     metadata: Any = None
+    conflict: str | None = None
+    """Set when the token was already held by another running run: awaiting fails."""
 
 
 class HookReceivedData(_Model):

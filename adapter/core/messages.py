@@ -6,6 +6,7 @@ duplicate or a stale message is harmless.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -21,9 +22,16 @@ class _Message(BaseModel):
 
 
 class WorkflowMessage(_Message):
-    """Run the next turn of a run's workflow."""
+    """Run the next turn of a run's workflow.
+
+    A timer message names the wait it wakes (``timer``) and when (``resume_at``): when
+    it arrives early (SQS delays are capped at 15 minutes) it is sent on again without
+    touching storage.
+    """
 
     kind: Literal["workflow"] = "workflow"
+    timer: str | None = Field(default=None, max_length=128)
+    resume_at: datetime | None = None
 
 
 class StepMessage(_Message):

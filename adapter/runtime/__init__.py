@@ -9,6 +9,7 @@ from ._client import (
     get_run,
     list_runs,
     reset_env_runtime,
+    resume_hook,
     start,
 )
 from ._runtime import DeploymentNotFoundError, Deployments, Runtime, utc_now
@@ -29,6 +30,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "reset_env_runtime",
+    "resume_hook",
     "run_step_attempt",
     "run_workflow_turn",
     "start",

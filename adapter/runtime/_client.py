@@ -52,8 +52,10 @@ def env_runtime() -> Runtime:
             from ..world.aws import AwsWorld
 
             version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
+            world = AwsWorld.from_env()
             _env_runtime = Runtime(
-                AwsWorld.from_env(),
+                world,
+                api_url=world.config.api_url or "",
                 deployments=Deployments(
                     versions={version: default_registry}, aliases={}, current=version
                 ),
@@ -277,3 +279,16 @@ def list_runs(
     rt = current_runtime()
     records = rt.world.list_runs(workflow_name=workflow_name, status=status, limit=limit)
     return [Run(r.run_id, rt, r) for r in records]
+
+
+def resume_hook(token: str, payload: Any = None) -> str:
+    """Send ``payload`` to the hook with ``token``; return the run id it resumed.
+
+    Usable anywhere but workflow code: steps, API handlers, scripts, tests.
+
+    Raises:
+        HookNotFoundError: for an unknown or disposed token.
+        SerializationError: for a payload that is not serializable.
+    """
+    refuse_in_workflow("resume_hook")
+    return current_runtime().resume_hook(token, payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -9,10 +10,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ..core import Registry, default_registry
-from ..core.errors import ConflictError, RunNotFoundError, RunTimeoutError, WorkflowContextError
-from ..core.events import Event, RunCancelled
+from ..core import Registry, default_registry, serde
+from ..core.errors import (
+    ConflictError,
+    HookNotFoundError,
+    RunNotFoundError,
+    RunTimeoutError,
+    WorkflowContextError,
+)
+from ..core.events import Event, HookReceived, HookReceivedData, RunCancelled
 from ..core.messages import Message, StepMessage, WorkflowMessage
 from ..world import AppendBatch, Outgoing, RunRecord, RunUpdate, World
 
@@ -88,6 +96,7 @@ class Runtime:
             the same message may take over. Keep it below the step queue's visibility
             timeout and above the function timeout.
         waiter: How ``Run.result()`` waits; the default polls storage with backoff.
+        api_url: Base URL of the HTTP API, for ``create_webhook().url``.
     """
 
     def __init__(
@@ -98,8 +107,10 @@ class Runtime:
         clock: Clock = utc_now,
         step_lease: timedelta = timedelta(seconds=880),
         waiter: Callable[[str, float | None], None] | None = None,
+        api_url: str = "",
     ) -> None:
         self.world = world
+        self.api_url = api_url
         self.deployments = deployments or Deployments()
         self.clock = clock
         self.step_lease = step_lease
@@ -172,14 +183,24 @@ class Runtime:
         return record
 
     def cancel(self, run_id: str) -> None:
-        """Record ``run_cancelled`` unless the run already ended."""
+        """Record ``run_cancelled`` (and dispose its hooks) unless the run already ended.
+
+        Steps already running finish, but their results no longer resume the run.
+        """
+        from ._turn import dispose_hooks
+
         for _ in range(MAX_CONFLICT_RETRIES):
-            run = self.get_record(run_id)
+            run, events = self.history(run_id)
+            if run is None:
+                raise RunNotFoundError(run_id)
             if run.ended:
                 return
             now = self.clock()
+            seqs = itertools.count(run.last_seq + 1)
             batch = AppendBatch(run_update=RunUpdate(status="cancelled", completed_at=now))
-            batch.add([RunCancelled(run_id=run_id, seq=run.last_seq + 1, created_at=now)])
+            batch.add([RunCancelled(run_id=run_id, seq=next(seqs), created_at=now)])
+            for event, write in dispose_hooks(run, open_hooks(events), seqs.__next__, now):
+                batch.add([event], hooks=[write])
             try:
                 self.world.append(run_id, run.last_seq, batch)
                 logger.info("run %s cancelled", run_id)
@@ -187,6 +208,46 @@ class Runtime:
             except ConflictError:
                 continue
         raise ConflictError(f"could not cancel run {run_id}: too much contention")
+
+    def resume_hook(self, token: str, payload: Any) -> str:
+        """Record ``payload`` for the hook holding ``token``; wake its run.
+
+        Payloads are appended one at a time under the run's seq condition, so two
+        arriving together are both recorded, in the order they won.
+
+        Raises:
+            HookNotFoundError: unknown token, or its run ended.
+        """
+        hook = self.world.get_hook(token)
+        if hook is None:
+            raise HookNotFoundError(f"no active hook has token {token!r}")
+        tree = serde.to_json(payload, what="the hook payload")
+        for _ in range(MAX_CONFLICT_RETRIES):
+            run = self.world.get_run(hook.run_id)
+            if run is None or run.ended:
+                raise HookNotFoundError(
+                    f"the run of hook {token!r} has ended; the hook is disposed"
+                )
+            now = self.clock()
+            batch = AppendBatch()
+            batch.add(
+                [
+                    HookReceived(
+                        run_id=run.run_id,
+                        seq=run.last_seq + 1,
+                        correlation_id=hook.correlation_id,
+                        created_at=now,
+                        data=HookReceivedData(payload=tree),
+                    )
+                ]
+            )
+            try:
+                self.world.append(run.run_id, run.last_seq, batch)
+            except ConflictError:
+                continue
+            self.send(self.workflow_message(run))
+            return run.run_id
+        raise ConflictError(f"could not resume hook {token!r}: too much contention")
 
     def wait(self, run_id: str, timeout: float | None) -> RunRecord:
         """Block until the run ends (or ``timeout`` seconds pass); return its record."""
@@ -224,3 +285,14 @@ def refuse_in_workflow(api: str) -> None:
                 f"return {api}(...).run_id`)."
             )
         )
+
+
+def open_hooks(events: list[Event]) -> list[tuple[str, str]]:
+    """``(correlation_id, token)`` of hooks created (without conflict) and not disposed."""
+    hooks: dict[str, str] = {}
+    for event in events:
+        if event.type == "hook_created" and not event.data.conflict and event.correlation_id:
+            hooks[event.correlation_id] = event.data.token
+        elif event.type == "hook_disposed" and event.correlation_id:
+            hooks.pop(event.correlation_id, None)
+    return list(hooks.items())

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..core import TurnOutcome, WorkflowTurn, error_info
+from ..core import CreateHook, ScheduleStep, StartTimer, TurnOutcome, WorkflowTurn, error_info
 from ..core.errors import ConflictError, NotFoundError
 from ..core.events import (
+    Event,
+    HookCreated,
+    HookCreatedData,
+    HookDisposed,
     RunCompleted,
     RunCompletedData,
     RunFailed,
@@ -15,13 +22,24 @@ from ..core.events import (
     RunStarted,
     StepCreated,
     StepCreatedData,
+    WaitCompleted,
+    WaitCreated,
+    WaitCreatedData,
 )
 from ..core.messages import WorkflowMessage
-from ..world import AppendBatch, Outgoing, RunRecord, RunUpdate, StepRecord, StepWrite
+from ..world import (
+    AppendBatch,
+    HookRecord,
+    HookWrite,
+    Outgoing,
+    RunRecord,
+    RunUpdate,
+    StepRecord,
+    StepWrite,
+)
 from ._runtime import MAX_CONFLICT_RETRIES, DeploymentNotFoundError
 
 if TYPE_CHECKING:
-    from ..core.events import Event
     from ._runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -35,10 +53,20 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
 
     Args:
         redelivered: The message was delivered before and not acknowledged, so an
-            earlier turn may have recorded steps and died before sending them: their
-            messages are sent again (duplicates are harmless).
+            earlier turn may have recorded work and died before sending its messages:
+            they are sent again (duplicates are harmless).
     """
+    now = rt.clock()
+    if message.resume_at is not None and message.resume_at > now:
+        # A timer hop: SQS delays stop at 15 minutes, so pass the message on.
+        rt.send(
+            _timer_message(
+                rt, message.run_id, message.deployment_id, message.timer, message.resume_at
+            )
+        )
+        return
     run_id = message.run_id
+    conflicts: set[str] = set()
     for _ in range(MAX_CONFLICT_RETRIES):
         run, events = rt.history(run_id)
         if run is None:
@@ -48,23 +76,28 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
             logger.debug("run %s already %s; nothing to do", run_id, run.status)
             return
         outcome = _replay(rt, run, events)
-        batch, outgoing = _decide(rt, run, outcome)
-        if not batch.units:
-            if redelivered and outcome.in_flight:
-                logger.info(
-                    "run %s: re-sending %d in-flight step(s)", run_id, len(outcome.in_flight)
-                )
-                rt.send(*(rt.step_message(run, cid) for cid in outcome.in_flight))
+        plan = _plan(rt, run, outcome, conflicts)
+        if not plan.batch.units:
+            if redelivered:
+                _resend_open_work(rt, run, outcome)
             return
         try:
-            rt.world.append(run_id, run.last_seq, batch)
-        except ConflictError:
-            logger.debug("run %s: lost a race at seq %d; replaying again", run_id, run.last_seq)
+            rt.world.append(run_id, run.last_seq, plan.batch)
+        except ConflictError as exc:
+            if exc.reason == "hook" and exc.detail:
+                conflicts.add(exc.detail)  # record the hook as conflicting, then retry
+            logger.debug(
+                "run %s: lost a race at seq %d (%s); deciding again",
+                run_id,
+                run.last_seq,
+                exc.reason,
+            )
             continue
         _log_outcome(run, outcome)
-        rt.send(*outgoing)
-        return
-    raise ConflictError(f"run {run_id}: gave up after {MAX_CONFLICT_RETRIES} lost races")
+        rt.send(*plan.outgoing)
+        if not plan.again:
+            return
+    raise ConflictError(f"run {run_id}: gave up after {MAX_CONFLICT_RETRIES} attempts")
 
 
 def _replay(rt: Runtime, run: RunRecord, events: list[Event]) -> TurnOutcome:
@@ -72,56 +105,82 @@ def _replay(rt: Runtime, run: RunRecord, events: list[Event]) -> TurnOutcome:
         definition = rt.deployments.registry_for(run.deployment_id).get_workflow(run.workflow_name)
     except (NotFoundError, DeploymentNotFoundError) as exc:
         return TurnOutcome("failed", error=error_info(exc))
-    return WorkflowTurn(definition, events).run()
+    return WorkflowTurn(definition, events, webhook_base_url=rt.api_url).run()
 
 
-def _decide(
-    rt: Runtime, run: RunRecord, outcome: TurnOutcome
-) -> tuple[AppendBatch, list[Outgoing]]:
+@dataclass
+class _Plan:
+    batch: AppendBatch = field(default_factory=AppendBatch)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    again: bool = False  # recorded something the code reacts to: replay once more
+
+
+def _plan(rt: Runtime, run: RunRecord, outcome: TurnOutcome, conflicts: set[str]) -> _Plan:
     """Turn the engine's outcome into events, item changes and messages."""
     now = rt.clock()
+    plan = _Plan()
     seq = run.last_seq
-    batch = AppendBatch()
-    outgoing: list[Outgoing] = []
+
+    def next_seq() -> int:
+        nonlocal seq
+        seq += 1
+        return seq
+
     started_at = None
     if run.status == "pending":
-        seq += 1
         started_at = now
-        batch.add([RunStarted(run_id=run.run_id, seq=seq, created_at=now)])
+        plan.batch.add([RunStarted(run_id=run.run_id, seq=next_seq(), created_at=now)])
+    common = {"run_id": run.run_id, "created_at": now}
     if outcome.status == "suspended":
         for command in outcome.commands:
-            seq += 1
-            event = StepCreated(
-                run_id=run.run_id,
-                seq=seq,
-                correlation_id=command.correlation_id,
-                created_at=now,
-                data=StepCreatedData(step_name=command.step_name, input=command.input),
-            )
-            step = StepRecord(
-                run_id=run.run_id,
-                correlation_id=command.correlation_id,
-                step_name=command.step_name,
-                input=command.input,
-            )
-            batch.add([event], [StepWrite(step)])
-            outgoing.append(rt.step_message(run, command.correlation_id))
-        batch.run_update = (
-            RunUpdate(status="running", started_at=started_at) if started_at else None
-        )
-    elif outcome.status == "completed":
-        seq += 1
-        batch.add(
-            [
-                RunCompleted(
-                    run_id=run.run_id,
-                    seq=seq,
-                    created_at=now,
-                    data=RunCompletedData(output=outcome.output),
+            cid = command.correlation_id
+            if isinstance(command, ScheduleStep):
+                data = StepCreatedData(step_name=command.step_name, input=command.input)
+                step = StepRecord(run.run_id, cid, command.step_name, command.input)
+                plan.batch.add(
+                    [StepCreated(**common, seq=next_seq(), correlation_id=cid, data=data)],
+                    [StepWrite(step)],
                 )
-            ]
+                plan.outgoing.append(rt.step_message(run, cid))
+            elif isinstance(command, StartTimer):
+                data_w = WaitCreatedData(resume_at=command.resume_at)
+                plan.batch.add(
+                    [WaitCreated(**common, seq=next_seq(), correlation_id=cid, data=data_w)]
+                )
+                plan.outgoing.append(
+                    _timer_message(rt, run.run_id, run.deployment_id, cid, command.resume_at)
+                )
+            elif isinstance(command, CreateHook):
+                conflict = (
+                    f"hook token {command.token!r} is already held by another running run"
+                    if command.token in conflicts
+                    else None
+                )
+                data_h = HookCreatedData(
+                    token=command.token, metadata=command.metadata, conflict=conflict
+                )
+                hooks = (
+                    []
+                    if conflict
+                    else [HookWrite(HookRecord(command.token, run.run_id, cid, run.deployment_id))]
+                )
+                plan.again = plan.again or conflict is not None  # the awaiting code fails next
+                plan.batch.add(
+                    [HookCreated(**common, seq=next_seq(), correlation_id=cid, data=data_h)],
+                    hooks=hooks,
+                )
+        for cid, resume_at in outcome.timers:
+            if resume_at <= now:
+                plan.batch.add([WaitCompleted(**common, seq=next_seq(), correlation_id=cid)])
+                plan.again = True
+        if started_at:
+            plan.batch.run_update = RunUpdate(status="running", started_at=started_at)
+        return plan
+    if outcome.status == "completed":
+        plan.batch.add(
+            [RunCompleted(**common, seq=next_seq(), data=RunCompletedData(output=outcome.output))]
         )
-        batch.run_update = RunUpdate(
+        plan.batch.run_update = RunUpdate(
             status="completed",
             started_at=started_at,
             completed_at=now,
@@ -130,33 +189,62 @@ def _decide(
         )
     else:
         assert outcome.error is not None
-        seq += 1
-        batch.add(
-            [
-                RunFailed(
-                    run_id=run.run_id,
-                    seq=seq,
-                    created_at=now,
-                    data=RunFailedData(error=outcome.error),
-                )
-            ]
+        plan.batch.add(
+            [RunFailed(**common, seq=next_seq(), data=RunFailedData(error=outcome.error))]
         )
-        batch.run_update = RunUpdate(
+        plan.batch.run_update = RunUpdate(
             status="failed", started_at=started_at, completed_at=now, error=outcome.error
         )
-    return batch, outgoing
+    for event, write in dispose_hooks(run, outcome.hooks, next_seq, now):
+        plan.batch.add([event], hooks=[write])
+    return plan
+
+
+def dispose_hooks(
+    run: RunRecord, hooks: list[tuple[str, str]], next_seq: Callable[[], int], now: datetime
+) -> list[tuple[Event, HookWrite]]:
+    """``hook_disposed`` events and token releases for a run that ended."""
+    return [
+        (
+            HookDisposed(run_id=run.run_id, seq=next_seq(), correlation_id=cid, created_at=now),
+            HookWrite(HookRecord(token, run.run_id, cid, run.deployment_id), delete=True),
+        )
+        for cid, token in hooks
+    ]
+
+
+def _timer_message(
+    rt: Runtime, run_id: str, deployment_id: str, timer: str | None, resume_at: datetime
+) -> Outgoing:
+    seconds = (resume_at - rt.clock()).total_seconds()
+    delay = max(0, min(rt.world.max_delay_seconds, int(seconds + 0.999)))
+    message = WorkflowMessage(
+        run_id=run_id, deployment_id=deployment_id, timer=timer, resume_at=resume_at
+    )
+    return Outgoing(message, delay)
+
+
+def _resend_open_work(rt: Runtime, run: RunRecord, outcome: TurnOutcome) -> None:
+    """Re-send the messages an earlier, crashed turn may have recorded but not sent."""
+    outgoing = [rt.step_message(run, cid) for cid in outcome.in_flight]
+    outgoing += [
+        _timer_message(rt, run.run_id, run.deployment_id, cid, at) for cid, at in outcome.timers
+    ]
+    if outgoing:
+        logger.info(
+            "run %s: re-sending %d message(s) after a redelivery", run.run_id, len(outgoing)
+        )
+        rt.send(*outgoing)
 
 
 def _log_outcome(run: RunRecord, outcome: TurnOutcome) -> None:
+    extra = {"run_id": run.run_id, "workflow": run.workflow_name}
     if outcome.status == "suspended":
         logger.info(
-            "run %s: scheduled %d step(s)",
-            run.run_id,
-            len(outcome.commands),
-            extra={"run_id": run.run_id, "workflow": run.workflow_name},
+            "run %s: recorded %d new command(s)", run.run_id, len(outcome.commands), extra=extra
         )
     elif outcome.status == "completed":
-        logger.info("run %s completed", run.run_id, extra={"run_id": run.run_id})
+        logger.info("run %s completed", run.run_id, extra=extra)
     else:
         assert outcome.error is not None
         logger.warning(
@@ -164,5 +252,5 @@ def _log_outcome(run: RunRecord, outcome: TurnOutcome) -> None:
             run.run_id,
             outcome.error.type,
             outcome.error.message,
-            extra={"run_id": run.run_id},
+            extra=extra,
         )

@@ -84,23 +84,52 @@ class StepWrite:
     expect: tuple[str, int] | None = None
 
 
+@dataclass(frozen=True)
+class HookRecord:
+    """Which run (and which hook in it) a token resumes."""
+
+    token: str
+    run_id: str
+    correlation_id: str
+    deployment_id: str
+
+
+@dataclass(frozen=True)
+class HookWrite:
+    """Claim a token for a run (fails if another run holds it), or release it."""
+
+    record: HookRecord
+    delete: bool = False
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Writes that must land together: an event and the items it creates or moves."""
+
+    events: list[Event]
+    steps: list[StepWrite] = field(default_factory=list)
+    hooks: list[HookWrite] = field(default_factory=list)
+
+
 @dataclass
 class AppendBatch:
-    """Events to append in order, with the run and step item changes that go with them.
+    """Events to append in order, with the run, step and hook item changes that go
+    with them. Units are kept whole across transaction chunks."""
 
-    Units are kept whole across transaction chunks: an event and the step item it
-    creates are written together or not at all.
-    """
-
-    units: list[tuple[list[Event], list[StepWrite]]] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
     run_update: RunUpdate | None = None
 
-    def add(self, events: Sequence[Event], steps: Sequence[StepWrite] = ()) -> None:
-        self.units.append((list(events), list(steps)))
+    def add(
+        self,
+        events: Sequence[Event],
+        steps: Sequence[StepWrite] = (),
+        hooks: Sequence[HookWrite] = (),
+    ) -> None:
+        self.units.append(Unit(list(events), list(steps), list(hooks)))
 
     @property
     def events(self) -> list[Event]:
-        return [event for events, _ in self.units for event in events]
+        return [event for unit in self.units for event in unit.events]
 
 
 @dataclass(frozen=True)
@@ -152,10 +181,20 @@ class World(Protocol):
         Raises:
             ConflictError: ``reason="seq"`` when someone appended first (reload and
                 decide again), ``reason="step"`` when a step item moved on (someone
-                else owns that step now).
+                else owns that step now), ``reason="hook"`` when another run holds a
+                token (``detail`` is the token).
         """
+        ...
+
+    def get_hook(self, token: str) -> HookRecord | None:
+        """The run holding ``token``, or ``None`` (unknown or disposed)."""
         ...
 
     def send(self, messages: Sequence[Outgoing]) -> None:
         """Send messages to the workflow or step queue, by kind."""
+        ...
+
+    @property
+    def max_delay_seconds(self) -> int:
+        """The longest delay one message can have (SQS: 900 s)."""
         ...

@@ -1,0 +1,81 @@
+"""Hooks: points where a workflow waits for payloads sent from outside.
+
+``create_hook()`` in workflow code returns a :class:`Hook`; ``await hook`` gives the
+next payload and ``async for payload in hook`` each one, in the order the log received
+them. ``resume_hook(token, payload)`` (anywhere else) records a payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Hook(Generic[T]):
+    """A hook created by workflow code.
+
+    Attributes:
+        token: The secret that ``resume_hook`` (or ``POST /hooks/{token}``) names.
+        correlation_id: Its id in the run's event log.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, correlation_id: str, token: str) -> None:
+        self.token = token
+        self.correlation_id = correlation_id
+        self._loop = loop
+        self._payloads: deque[Any] = deque()
+        self._waiters: deque[asyncio.Future[T]] = deque()
+        self._error: BaseException | None = None
+
+    def next(self) -> asyncio.Future[T]:
+        """A future for the next payload (use it in ``asyncio.wait`` races)."""
+        future: asyncio.Future[T] = self._loop.create_future()
+        if self._error is not None:
+            future.set_exception(self._error)
+        elif self._payloads:
+            future.set_result(self._payloads.popleft())
+        else:
+            self._waiters.append(future)
+        return future
+
+    def __await__(self) -> Any:
+        return self.next().__await__()
+
+    def __aiter__(self) -> Hook[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self.next()
+
+    # --- what the engine calls -----------------------------------------------------------
+
+    def _deliver(self, payload: Any) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(payload)
+                return
+        self._payloads.append(payload)
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def __repr__(self) -> str:
+        return f"Hook(correlation_id={self.correlation_id!r})"
+
+
+class Webhook(Hook[T]):
+    """A hook resumed by ``POST {api}/hooks/{token}``; ``url`` is that address."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, correlation_id: str, token: str, base_url: str
+    ) -> None:
+        super().__init__(loop, correlation_id, token)
+        self.url = f"{base_url.rstrip('/')}/hooks/{token}"

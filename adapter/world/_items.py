@@ -1,0 +1,242 @@
+"""DynamoDB items: how runs, events, steps and hooks are laid out in the one table.
+
+=================  ==================  ==============================================
+``RUN#<run_id>``   ``RUN``             the run item: status, names, input, output,
+                                       ``last_seq`` (the seq of its newest event)
+``RUN#<run_id>``   ``EV#<seq:012d>``   one event; ``data`` is JSON text
+``RUN#<run_id>``   ``STEP#<corr>``     one step's state: attempt, lease, input
+``HOOK#<token>``   ``HOOK``            which run and hook a token resumes
+``IDEM#<key>``     ``IDEM``            which run an idempotency key started
+=================  ==================  ==============================================
+
+``EV#…`` sorts before ``RUN`` and ``STEP#…`` after it, so one query for
+``SK BETWEEN EV#<seq+1> AND RUN`` returns the new events *and* the run item.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..core.events import ErrorInfo, Event, parse_event
+from ._base import HookRecord, RunRecord, RunUpdate, StepRecord
+from ._payloads import PayloadStore, dump
+
+Item = dict[str, Any]
+
+
+def s(value: str) -> dict[str, Any]:
+    return {"S": value}
+
+
+def n(value: int) -> dict[str, Any]:
+    return {"N": str(value)}
+
+
+def time(value: datetime) -> dict[str, Any]:
+    return {"S": value.isoformat()}
+
+
+def run_key(run_id: str) -> Item:
+    return {"PK": s(f"RUN#{run_id}"), "SK": s("RUN")}
+
+
+def event_sk(seq: int) -> str:
+    return f"EV#{seq:012d}"
+
+
+def hook_key(token: str) -> Item:
+    return {"PK": s(f"HOOK#{token}"), "SK": s("HOOK")}
+
+
+def idem_key(key: str) -> Item:
+    return {"PK": s(f"IDEM#{key}"), "SK": s("IDEM")}
+
+
+def get(item: Item, name: str) -> Any:
+    value = item.get(name)
+    if value is None:
+        return None
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return int(value["N"])
+    return None
+
+
+def get_time(item: Item, name: str) -> datetime | None:
+    raw = get(item, name)
+    return datetime.fromisoformat(raw) if raw else None
+
+
+def _prefix(run_id: str) -> str:
+    return f"runs/{run_id}"
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def run_item(record: RunRecord, store: PayloadStore) -> Item:
+    item = {
+        **run_key(record.run_id),
+        "run_id": s(record.run_id),
+        "workflow_name": s(record.workflow_name),
+        "deployment_id": s(record.deployment_id),
+        "status": s(record.status),
+        "created_at": time(record.created_at),
+        "created_key": s(f"{record.created_at.isoformat()}#{record.run_id}"),
+        "last_seq": n(record.last_seq),
+        **store.pack(
+            "input", record.input, _prefix(record.run_id), f"input of run {record.run_id}"
+        ),
+    }
+    if record.idempotency_key:
+        item["idempotency_key"] = s(record.idempotency_key)
+    return item
+
+
+def run_from_item(item: Item, store: PayloadStore) -> RunRecord:
+    error = store.unpack(item, "error")
+    return RunRecord(
+        run_id=get(item, "run_id"),
+        workflow_name=get(item, "workflow_name"),
+        deployment_id=get(item, "deployment_id"),
+        status=get(item, "status"),
+        created_at=get_time(item, "created_at"),  # type: ignore[arg-type]
+        last_seq=get(item, "last_seq"),
+        input=store.unpack(item, "input"),
+        started_at=get_time(item, "started_at"),
+        completed_at=get_time(item, "completed_at"),
+        output=store.unpack(item, "output"),
+        error=ErrorInfo.model_validate(error) if error else None,
+        idempotency_key=get(item, "idempotency_key"),
+    )
+
+
+def run_update(
+    table: str,
+    run_id: str,
+    expected_seq: int,
+    new_seq: int,
+    update: RunUpdate | None,
+    store: PayloadStore,
+) -> Item:
+    """An ``Update`` transaction item moving ``last_seq`` on, conditional on its value."""
+    names = {"#seq": "last_seq"}
+    values: dict[str, Any] = {":expected": n(expected_seq), ":new": n(new_seq)}
+    sets = ["#seq = :new"]
+    if update is not None:
+        fields: dict[str, Any] = {}
+        if update.status:
+            fields["status"] = s(update.status)
+        if update.started_at:
+            fields["started_at"] = time(update.started_at)
+        if update.completed_at:
+            fields["completed_at"] = time(update.completed_at)
+        if update.has_output:
+            fields.update(
+                store.pack("output", update.output, _prefix(run_id), f"output of run {run_id}")
+            )
+        if update.error:
+            fields["error"] = s(dump(update.error.model_dump(mode="json")))
+        for name, value in fields.items():
+            names[f"#{name}"] = name
+            values[f":{name}"] = value
+            sets.append(f"#{name} = :{name}")
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": run_key(run_id),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "#seq = :expected",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def event_item(event: Event, store: PayloadStore) -> Item:
+    item = {
+        "PK": s(f"RUN#{event.run_id}"),
+        "SK": s(event_sk(event.seq)),
+        "seq": n(event.seq),
+        "type": s(event.type),
+        "created_at": time(event.created_at),
+        **store.pack(
+            "data",
+            event.data.model_dump(mode="json"),
+            _prefix(event.run_id),
+            f"{event.type} event of run {event.run_id}",
+        ),
+    }
+    if event.correlation_id:
+        item["correlation_id"] = s(event.correlation_id)
+    return item
+
+
+def event_from_item(run_id: str, item: Item, store: PayloadStore) -> Event:
+    return parse_event(
+        {
+            "run_id": run_id,
+            "seq": get(item, "seq"),
+            "type": get(item, "type"),
+            "correlation_id": get(item, "correlation_id"),
+            "created_at": get(item, "created_at"),
+            "data": store.unpack(item, "data"),
+        }
+    )
+
+
+# --- steps and hooks ----------------------------------------------------------------------
+
+
+def step_item(record: StepRecord, store: PayloadStore) -> Item:
+    item = {
+        "PK": s(f"RUN#{record.run_id}"),
+        "SK": s(f"STEP#{record.correlation_id}"),
+        "step_name": s(record.step_name),
+        "state": s(record.state),
+        "attempt": n(record.attempt),
+        **store.pack(
+            "input", record.input, _prefix(record.run_id), f"input of step {record.step_name!r}"
+        ),
+    }
+    if record.lease_until:
+        item["lease_until"] = time(record.lease_until)
+    if record.retry_at:
+        item["retry_at"] = time(record.retry_at)
+    return item
+
+
+def step_from_item(run_id: str, item: Item, store: PayloadStore) -> StepRecord:
+    return StepRecord(
+        run_id=run_id,
+        correlation_id=get(item, "SK").removeprefix("STEP#"),
+        step_name=get(item, "step_name"),
+        input=store.unpack(item, "input"),
+        state=get(item, "state"),
+        attempt=get(item, "attempt"),
+        lease_until=get_time(item, "lease_until"),
+        retry_at=get_time(item, "retry_at"),
+    )
+
+
+def hook_item(record: HookRecord) -> Item:
+    return {
+        **hook_key(record.token),
+        "run_id": s(record.run_id),
+        "correlation_id": s(record.correlation_id),
+        "deployment_id": s(record.deployment_id),
+    }
+
+
+def hook_from_item(item: Item) -> HookRecord:
+    return HookRecord(
+        token=get(item, "PK").removeprefix("HOOK#"),
+        run_id=get(item, "run_id"),
+        correlation_id=get(item, "correlation_id"),
+        deployment_id=get(item, "deployment_id"),
+    )

@@ -1,0 +1,110 @@
+"""Create the resources a stack needs (for tests, demos and sandboxes).
+
+``template.yaml`` and the CDK app declare the same resources for real deployments.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from ._config import ENV_BUCKET, ENV_STEP_QUEUE, ENV_TABLE, ENV_WORKFLOW_QUEUE
+
+# Visibility timeouts: a workflow turn is short; a step may run up to the function
+# timeout (keep that below the step queue's timeout minus the step lease margin).
+WORKFLOW_QUEUE_VISIBILITY = 60
+STEP_QUEUE_VISIBILITY = 900
+MAX_RECEIVE_COUNT = 10
+
+
+def create_resources(prefix: str = "adapter") -> dict[str, str]:
+    """Create the table, queues (with DLQs) and bucket; return their ``ADAPTER_*`` vars.
+
+    Uses the current boto3 session, so it works against moto, a moto server
+    (``AWS_ENDPOINT_URL``) or a sandbox account.
+
+    Example::
+
+        with mock_aws():
+            os.environ.update(create_resources("demo"))
+            run = adapter.start(my_workflow)
+    """
+    session = boto3.session.Session()
+    region = session.region_name or "us-east-1"
+    ddb = session.client("dynamodb", region_name=region)
+    sqs = session.client("sqs", region_name=region)
+    s3 = session.client("s3", region_name=region)
+    table = f"{prefix}-runs"
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("PK", "SK", "workflow_name", "status", "created_key")
+        ],
+        KeySchema=[
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": key, "KeyType": "HASH"},
+                    {"AttributeName": "created_key", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, key in (("by_workflow", "workflow_name"), ("by_status", "status"))
+        ],
+    )
+    ddb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
+    ddb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+    urls = {}
+    for name, visibility in (
+        ("workflow", WORKFLOW_QUEUE_VISIBILITY),
+        ("step", STEP_QUEUE_VISIBILITY),
+    ):
+        dlq_url = sqs.create_queue(
+            QueueName=f"{prefix}-{name}-dlq",
+            Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+        urls[name] = sqs.create_queue(
+            QueueName=f"{prefix}-{name}",
+            Attributes={
+                "VisibilityTimeout": str(visibility),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+    account = session.client("sts", region_name=region).get_caller_identity()["Account"]
+    bucket = f"{prefix}-payloads-{account}"
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+        )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    return {
+        ENV_TABLE: table,
+        ENV_WORKFLOW_QUEUE: urls["workflow"],
+        ENV_STEP_QUEUE: urls["step"],
+        ENV_BUCKET: bucket,
+    }

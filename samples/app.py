@@ -1,0 +1,13 @@
+"""The Lambda app module of the samples: ``Handler: samples.app.handler``.
+
+Importing the sample modules registers their workflows and steps in the default
+registry; the one entry point then serves both queues and the HTTP API. An app module
+of your own looks the same: import your workflows, re-export the handler.
+"""
+
+from __future__ import annotations
+
+from adapter.aws import handler
+from samples import fanout, onboarding, orders  # noqa: F401  (registered at import)
+
+__all__ = ["handler"]

@@ -1,12 +1,15 @@
-"""Lambda entry points: ``handler`` serves the SQS queues."""
+"""Lambda entry points: ``handler`` serves the SQS queues and the HTTP API."""
 
 from ._handler import UnsupportedEventError, handler
+from ._http import is_api_event, process_api_event
 from ._sqs import MalformedMessageError, is_sqs_event, process_sqs_event
 
 __all__ = [
     "MalformedMessageError",
     "UnsupportedEventError",
     "handler",
+    "is_api_event",
+    "process_api_event",
     "is_sqs_event",
     "process_sqs_event",
 ]

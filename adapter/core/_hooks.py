@@ -27,18 +27,25 @@ class Hook(Generic[T]):
         self.correlation_id = correlation_id
         self._loop = loop
         self._payloads: deque[Any] = deque()
-        self._waiters: deque[asyncio.Future[T]] = deque()
+        self._pending: asyncio.Future[T] | None = None
         self._error: BaseException | None = None
 
     def next(self) -> asyncio.Future[T]:
-        """A future for the next payload (use it in ``asyncio.wait`` races)."""
+        """A future for the next payload (use it in ``asyncio.wait`` races).
+
+        Until that payload arrives, every call returns the same future: a race the
+        hook lost (``asyncio.wait([sleep("1h"), hook.next()])``) does not swallow the
+        payload that arrives later; the next ``await hook`` gets it.
+        """
+        if self._pending is not None and not self._pending.done():
+            return self._pending
         future: asyncio.Future[T] = self._loop.create_future()
         if self._error is not None:
             future.set_exception(self._error)
         elif self._payloads:
             future.set_result(self._payloads.popleft())
         else:
-            self._waiters.append(future)
+            self._pending = future
         return future
 
     def __await__(self) -> Any:
@@ -53,19 +60,17 @@ class Hook(Generic[T]):
     # --- what the engine calls -----------------------------------------------------------
 
     def _deliver(self, payload: Any) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(payload)
-                return
-        self._payloads.append(payload)
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending.done():
+            pending.set_result(payload)
+        else:
+            self._payloads.append(payload)
 
     def _fail(self, error: BaseException) -> None:
         self._error = error
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending.done():
+            pending.set_exception(error)
 
     def __repr__(self) -> str:
         return f"Hook(correlation_id={self.correlation_id!r})"

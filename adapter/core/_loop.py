@@ -14,7 +14,7 @@ import asyncio
 import collections
 import contextvars
 from asyncio import events
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -36,7 +36,9 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
         self._ready: collections.deque[asyncio.Handle] = collections.deque()
         self._time = time
         self._timers = timers
-        self._timer_futures: dict[asyncio.TimerHandle, asyncio.Future[None]] = {}
+        self._timer_futures: dict[
+            int, asyncio.Future[None]
+        ] = {}  # by id(): handles compare by value
         self._closed = False
         self._running = False
         self._exception: BaseException | None = None
@@ -90,10 +92,10 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
             raise WorkflowContextError("this loop has no durable timers")
         handle = asyncio.TimerHandle(when, callback, args, self, context)
         future = self._timers.start_timer(datetime.fromtimestamp(when, UTC))
-        self._timer_futures[handle] = future
+        self._timer_futures[id(handle)] = future
 
         def fire(done: asyncio.Future[None]) -> None:
-            self._timer_futures.pop(handle, None)
+            self._timer_futures.pop(id(handle), None)
             if not handle.cancelled() and not done.cancelled():
                 handle._run()
 
@@ -110,7 +112,7 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
         return self.call_at(self._time + delay, callback, *args, context=context)
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
-        future = self._timer_futures.pop(handle, None)
+        future = self._timer_futures.pop(id(handle), None)
         if future is not None:
             future.cancel()
 
@@ -122,11 +124,15 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
 
     def create_task(  # type: ignore[override]
         self,
-        coro: Coroutine[Any, Any, _T],
+        coro: Coroutine[Any, Any, _T] | Awaitable[_T],
         *,
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[_T]:
+        if not asyncio.iscoroutine(coro):
+            # A step call is an eager future (so asyncio.wait accepts it); let
+            # asyncio.create_task and TaskGroup.create_task take it too.
+            coro = _awaiting(coro)
         return asyncio.Task(coro, loop=self, name=name, context=context)
 
     def get_debug(self) -> bool:
@@ -164,3 +170,7 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
         raise WorkflowContextError(
             "workflow code cannot use executors or threads; put I/O in a @step"
         )
+
+
+async def _awaiting(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable

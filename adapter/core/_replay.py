@@ -144,6 +144,9 @@ class WorkflowTurn:
         workflow: The workflow to replay.
         history: The run's events in seq order, starting with ``run_created``.
         webhook_base_url: Where ``POST /hooks/{token}`` is served, for webhook URLs.
+        started_at: When the log has no ``run_started`` yet, the time the runtime will
+            record it with, so ``get_workflow_metadata().started_at`` is the same in
+            every turn.
     """
 
     def __init__(
@@ -152,6 +155,7 @@ class WorkflowTurn:
         history: Sequence[Event],
         *,
         webhook_base_url: str = "",
+        started_at: datetime | None = None,
     ) -> None:
         if not history or not isinstance(history[0], RunCreated):
             raise ValueError("a run's history starts with run_created")
@@ -174,7 +178,10 @@ class WorkflowTurn:
         for event in history:
             if event.type in _CREATED_KINDS and event.correlation_id:
                 self._recorded[_index_of(event.correlation_id)] = event
-        started = next((e.created_at for e in history if e.type == "run_started"), self._now)
+        started = next(
+            (e.created_at for e in history if e.type == "run_started"),
+            started_at or created.created_at,
+        )
         self.metadata = WorkflowMetadata(
             workflow_name=workflow.name,
             run_id=created.run_id,

@@ -28,6 +28,16 @@ def parse_duration(value: DurationLike) -> timedelta:
     Raises:
         ValueError: for a negative duration or an unknown form.
     """
+    try:
+        result = _to_timedelta(value)
+    except OverflowError:
+        raise ValueError(f"duration out of range: {value!r}") from None
+    if result < timedelta(0):
+        raise ValueError(f"duration must not be negative: {value!r}")
+    return result
+
+
+def _to_timedelta(value: DurationLike) -> timedelta:
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, bool):
@@ -43,8 +53,6 @@ def parse_duration(value: DurationLike) -> timedelta:
         result = float(match.group(1)) * _UNITS[match.group(2)]
     else:
         raise ValueError(f"not a duration: {value!r}")
-    if result < timedelta(0):
-        raise ValueError(f"duration must not be negative: {value!r}")
     return result
 
 

@@ -24,6 +24,7 @@ import base64
 import dataclasses
 import importlib
 import json
+import sys
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -137,6 +138,13 @@ def _encode(value: Any, what: str, path: str) -> Any:
 
 def _import_class(path: str) -> type:
     module_name, _, qualname = path.partition(":")
+    # Import only within packages the process already loaded: a payload may name the
+    # class it holds, never pull in (and run) an unrelated module.
+    if module_name.partition(".")[0] not in sys.modules:
+        raise SerializationError(
+            f"cannot deserialize: class {path!r} is not importable here: its package is not "
+            "loaded in this process (import it in your app module)"
+        )
     try:
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
@@ -184,3 +192,21 @@ def _decode(tree: Any) -> Any:
             raise SerializationError(f"cannot deserialize: {tree['c']!r} is not a dataclass")
         return cls(**{key: _decode(item) for key, item in raw.items()})
     raise SerializationError(f"cannot deserialize: unknown tag {tag!r}")
+
+
+def to_plain(tree: Any) -> Any:
+    """A tree made by :func:`to_json` as plain JSON for people and other languages.
+
+    Tags are dropped without importing anything: models and dataclasses become their
+    fields, datetimes ISO text, bytes base64 text, tuples lists.
+    """
+    if isinstance(tree, list):
+        return [to_plain(item) for item in tree]
+    if not isinstance(tree, dict):
+        return tree
+    if _TAG not in tree:
+        return {key: to_plain(item) for key, item in tree.items()}
+    raw = tree.get("v")
+    if tree[_TAG] in ("dict", "tuple", "model", "dataclass"):
+        return to_plain(raw)
+    return raw

@@ -75,8 +75,9 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
         if run.ended:
             logger.debug("run %s already %s; nothing to do", run_id, run.status)
             return
-        outcome = _replay(rt, run, events)
-        plan = _plan(rt, run, outcome, conflicts)
+        now = rt.clock()
+        outcome = _replay(rt, run, events, now)
+        plan = _plan(rt, run, outcome, conflicts, now)
         if not plan.batch.units:
             if redelivered:
                 _resend_open_work(rt, run, outcome)
@@ -100,12 +101,15 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
     raise ConflictError(f"run {run_id}: gave up after {MAX_CONFLICT_RETRIES} attempts")
 
 
-def _replay(rt: Runtime, run: RunRecord, events: list[Event]) -> TurnOutcome:
+def _replay(rt: Runtime, run: RunRecord, events: list[Event], now: datetime) -> TurnOutcome:
     try:
         definition = rt.deployments.registry_for(run.deployment_id).get_workflow(run.workflow_name)
     except (NotFoundError, DeploymentNotFoundError) as exc:
         return TurnOutcome("failed", error=error_info(exc))
-    return WorkflowTurn(definition, events, webhook_base_url=rt.api_url).run()
+    started_at = now if run.status == "pending" else None  # run_started gets this time
+    return WorkflowTurn(
+        definition, events, webhook_base_url=rt.api_url, started_at=started_at
+    ).run()
 
 
 @dataclass
@@ -115,9 +119,10 @@ class _Plan:
     again: bool = False  # recorded something the code reacts to: replay once more
 
 
-def _plan(rt: Runtime, run: RunRecord, outcome: TurnOutcome, conflicts: set[str]) -> _Plan:
+def _plan(
+    rt: Runtime, run: RunRecord, outcome: TurnOutcome, conflicts: set[str], now: datetime
+) -> _Plan:
     """Turn the engine's outcome into events, item changes and messages."""
-    now = rt.clock()
     plan = _Plan()
     seq = run.last_seq
 

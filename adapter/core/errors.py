@@ -102,7 +102,9 @@ class WorkflowNotRegisteredError(NotFoundError):
     """Raised when a workflow name is not registered in the registry in use."""
 
     def __init__(self, name: str, known: list[str] | None = None) -> None:
-        hint = f"; registered: {', '.join(sorted(known))}" if known else ""
+        names = sorted(known or [])
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        hint = f"; registered: {', '.join(names[:10])}{more}" if names else ""
         super().__init__(f"workflow {name!r} is not registered{hint}")
         self.name = name
 

@@ -9,22 +9,28 @@ were its own invocation. The clock is virtual: moto's SQS reads it too, so a
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
 import uuid
+import zipfile
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 from unittest import mock
 
+import boto3
+
 from .core import Registry, default_registry
 from .core.durations import DurationLike, parse_duration
-from .core.errors import RunTimeoutError
+from .core.errors import DeploymentNotFoundError, RunTimeoutError
 from .core.events import Event
+from .core.messages import Message
 from .runtime import Deployments, Runtime, activate, deactivate, reset_env_runtime
-from .world.aws import AwsConfig, AwsWorld, create_resources
+from .world._lambda import LambdaFunction
+from .world.aws import ENV_FUNCTION, AwsConfig, AwsWorld, create_resources
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +97,12 @@ class LocalRuntime:
         self._mock: Any = None
         self._in_flight: set[str] = set()
         self._lock = threading.RLock()
-        self.runtime: Runtime
+        self._runtimes: dict[str, Runtime] = {}
+        self._aliases: dict[str, str] = {}
         self.env: dict[str, str] = {}
+        self.function_name = ""
+        self.forwarded: list[Message] = []
+        """Messages the live version forwarded to the version their run is pinned to."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -124,16 +134,15 @@ class LocalRuntime:
         self._mock = mock_aws()
         self._mock.start()
         self.env = create_resources(self._prefix)
+        self._lambda = boto3.client("lambda", region_name=_REGION)
+        self.function_name = self._create_function()
+        self.env[ENV_FUNCTION] = self.function_name
         os.environ.update(self.env)
         reset_env_runtime()
-        self.runtime = Runtime(
-            AwsWorld(AwsConfig.from_env(self.env), max_delay_seconds=self._max_delay),
-            deployments=Deployments(
-                versions={"1": self._registry}, aliases={"live": "1"}, current="1"
-            ),
-            clock=self.clock.now,
-            waiter=self._wait,
-        )
+        self._world = AwsWorld(AwsConfig.from_env(self.env), max_delay_seconds=self._max_delay)
+        self._function = LambdaFunction(self.function_name, self._lambda)
+        self._add_runtime("1", self._registry)
+        self._set_alias("live", "1")
         activate(self.runtime)
         return self
 
@@ -153,12 +162,82 @@ class LocalRuntime:
 
     # --- deployments ---------------------------------------------------------------------
 
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime of the version the ``live`` alias points at.
+
+        Queue messages reach it first, as Lambda's event-source mapping reaches the
+        alias; it forwards messages pinned to other versions to their runtimes.
+        """
+        return self._runtimes[self._aliases["live"]]
+
     def deploy(self, version: str, registry: Registry, aliases: Iterable[str] = ()) -> None:
-        """Add a deployment: ``registry``'s code served as ``version`` (and ``aliases``)."""
-        deployments = self.runtime.deployments
-        deployments.versions[version] = registry
+        """Publish a new Lambda version running ``registry``'s code; point ``aliases`` at it.
+
+        The function, its versions and aliases live in moto's Lambda, so deployment ids
+        resolve through the same Lambda API calls as on AWS. Versions are published in
+        order (``"2"``, then ``"3"``...). Moving ``live`` makes the new version the
+        default for runs started from now on; runs already started stay on theirs.
+        """
+        expected = str(len(self._runtimes) + 1)
+        if version != expected:
+            raise ValueError(f"Lambda publishes versions in order: the next one is {expected!r}")
+        self._lambda.update_function_code(FunctionName=self.function_name, ZipFile=_code(version))
+        published = self._lambda.publish_version(FunctionName=self.function_name)["Version"]
+        if published != version:
+            raise RuntimeError(f"Lambda published version {published}, expected {version}")
+        self._add_runtime(version, registry)
+        previous = self.runtime
         for alias in aliases:
-            deployments.aliases[alias] = version
+            self._set_alias(alias, version)
+        self._function.clear_cache()
+        if self.runtime is not previous:
+            deactivate(previous)
+            activate(self.runtime)
+
+    def _create_function(self) -> str:
+        name = f"{self._prefix}-workflows"
+        role = boto3.client("iam", region_name=_REGION).create_role(
+            RoleName=f"{self._prefix}-role",
+            AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
+        )["Role"]["Arn"]
+        self._lambda.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": _code("1")},
+            Publish=True,
+        )
+        return name
+
+    def _add_runtime(self, version: str, registry: Registry) -> None:
+        self._runtimes[version] = Runtime(
+            self._world,
+            deployments=Deployments(version, {version: registry}, function=self._function),
+            clock=self.clock.now,
+            waiter=self._wait,
+            forwarder=self._forward,
+        )
+
+    def _set_alias(self, alias: str, version: str) -> None:
+        if alias in self._aliases:
+            self._lambda.update_alias(
+                FunctionName=self.function_name, Name=alias, FunctionVersion=version
+            )
+        else:
+            self._lambda.create_alias(
+                FunctionName=self.function_name, Name=alias, FunctionVersion=version
+            )
+        self._aliases[alias] = version
+
+    def _forward(self, message: Message, receive_count: int) -> None:
+        # What an async invoke with the version's qualifier does on AWS, in-process.
+        self.forwarded.append(message)
+        target = self._runtimes.get(message.deployment_id)
+        if target is None:
+            raise DeploymentNotFoundError(f"no deployment {message.deployment_id!r} here")
+        target.process(message, receive_count=receive_count)
 
     # --- time and work -------------------------------------------------------------------
 
@@ -308,3 +387,11 @@ class LocalRuntime:
             (url, f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:{url.rsplit('/', 1)[1]}")
             for url in (self.env["ADAPTER_WORKFLOW_QUEUE_URL"], self.env["ADAPTER_STEP_QUEUE_URL"])
         ]
+
+
+def _code(version: str) -> bytes:
+    """A tiny deployment package: only its bytes matter (each version differs)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", f"# adapter LocalRuntime, version {version}\n")
+    return buffer.getvalue()

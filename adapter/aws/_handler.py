@@ -6,10 +6,30 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..runtime import env_runtime
+from ..core.errors import DeploymentNotFoundError
+from ..core.messages import MESSAGE_ADAPTER
+from ..runtime import Runtime, env_runtime
 from ._http import is_api_event, process_api_event
 from ._logging import logger, setup_lambda_logging
 from ._sqs import is_sqs_event, process_sqs_event
+
+
+def process_forwarded(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """Run a message another version forwarded here (an async invoke with our qualifier).
+
+    A forwarded message is never forwarded again: if this version does not serve it
+    either, that is a configuration error, raised so Lambda's retries and failure
+    destination see it.
+    """
+    body = event["adapterForward"]
+    message = MESSAGE_ADAPTER.validate_python(body["message"])
+    if runtime.deployments.registry_for(message.deployment_id) is None:
+        raise DeploymentNotFoundError(
+            f"forwarded message for deployment {message.deployment_id!r} reached "
+            f"deployment {runtime.deployments.current!r}"
+        )
+    runtime.process(message, receive_count=int(body.get("receiveCount", 1)))
+    return {"forwarded": message.run_id}
 
 
 class UnsupportedEventError(ValueError):
@@ -34,6 +54,8 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
         return process_sqs_event(event, context, env_runtime())
     if is_api_event(event):
         return process_api_event(event, context)
+    if isinstance(event, dict) and "adapterForward" in event:
+        return process_forwarded(event, env_runtime())
     kind = sorted(event)[:5] if isinstance(event, dict) else type(event).__name__
     logger.error("unsupported event", extra={"keys": kind})
     raise UnsupportedEventError(

@@ -121,6 +121,10 @@ class RunNotFoundError(NotFoundError):
         self.run_id = run_id
 
 
+class DeploymentNotFoundError(NotFoundError):
+    """Raised when a ``deployment_id`` names no published version or alias."""
+
+
 class HookNotFoundError(NotFoundError):
     """Raised by ``resume_hook`` for an unknown or disposed token."""
 

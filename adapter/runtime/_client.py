@@ -18,8 +18,10 @@ from ..core import current_step, encode_input, serde, workflow_name_of
 from ..core._ids import new_run_id
 from ..core.errors import WorkflowRunCancelledError, WorkflowRunFailedError
 from ..core.events import RunCreated, RunCreatedData
+from ..core.messages import Message
 from ..world import RunRecord
-from ._runtime import Deployments, Runtime, refuse_in_workflow
+from ._deployments import Deployments
+from ._runtime import Runtime, refuse_in_workflow
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +44,54 @@ def deactivate(runtime: Runtime) -> None:
 def env_runtime() -> Runtime:
     """The runtime for the resources named by the ``ADAPTER_*`` environment variables.
 
-    The deployment is the Lambda version this process runs as
-    (``AWS_LAMBDA_FUNCTION_VERSION``), ``$LATEST`` outside Lambda.
+    Inside Lambda it runs as ``AWS_LAMBDA_FUNCTION_VERSION`` with this process's code
+    (the default registry) and forwards messages of other versions to them. Outside
+    Lambda with ``ADAPTER_FUNCTION_NAME`` set it is a pure client whose default
+    deployment is the ``ADAPTER_DEFAULT_DEPLOYMENT`` alias (``live``). With no function
+    at all, this process serves ``$LATEST`` itself (handy for tests and scripts).
     """
     global _env_runtime
     with _env_lock:
         if _env_runtime is None:
-            from ..core import default_registry
-            from ..world.aws import AwsWorld
-
-            version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
-            world = AwsWorld.from_env()
-            _env_runtime = Runtime(
-                world,
-                api_url=world.config.api_url or "",
-                deployments=Deployments(
-                    versions={version: default_registry}, aliases={}, current=version
-                ),
-            )
+            _env_runtime = _build_env_runtime()
         return _env_runtime
+
+
+def _build_env_runtime() -> Runtime:
+    from ..core import default_registry
+    from ..world._lambda import LambdaFunction
+    from ..world.aws import AwsWorld
+
+    world = AwsWorld.from_env()
+    version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+    name = world.config.function_name
+    if not name:
+        current = version or "$LATEST"
+        deployments = Deployments(current, {current: default_registry})
+        return Runtime(world, deployments=deployments, api_url=world.config.api_url or "")
+    function = LambdaFunction(name)
+    if version:
+        deployments = Deployments(version, {version: default_registry}, function=function)
+    else:
+        alias = os.environ.get("ADAPTER_DEFAULT_DEPLOYMENT") or "live"
+        deployments = Deployments(function.resolve(alias), {}, function=function)
+
+    def forward(message: Message, receive_count: int) -> None:
+        function.invoke_async(message.deployment_id, forward_payload(message, receive_count))
+
+    return Runtime(
+        world, deployments=deployments, forwarder=forward, api_url=world.config.api_url or ""
+    )
+
+
+def forward_payload(message: Message, receive_count: int) -> dict[str, Any]:
+    """The event a forwarded message travels in (see ``adapter.aws.handler``)."""
+    return {
+        "adapterForward": {
+            "message": message.model_dump(mode="json", exclude_none=True),
+            "receiveCount": receive_count,
+        }
+    }
 
 
 def reset_env_runtime() -> None:
@@ -220,8 +251,9 @@ def start(
         version = context.deployment_id
     else:
         version = rt.deployments.resolve(deployment_id)
-    if version in rt.deployments.versions:
-        rt.deployments.registry_for(version).get_workflow(name)  # fail fast on unknown names
+    registry = rt.deployments.registry_for(version)
+    if registry is not None:
+        registry.get_workflow(name)  # fail fast on unknown names where the code is here
     if idempotency_key is None and context is not None:
         idempotency_key = context.next_spawn_key()
     run_input = encode_input(args, kwargs, what=f"the arguments of workflow {name!r}")

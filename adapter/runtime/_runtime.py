@@ -8,13 +8,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..core import Registry, default_registry, serde
+from ..core import serde
 from ..core.errors import (
     ConflictError,
+    DeploymentNotFoundError,
     HookNotFoundError,
     RunNotFoundError,
     RunTimeoutError,
@@ -23,6 +23,7 @@ from ..core.errors import (
 from ..core.events import Event, HookReceived, HookReceivedData, RunCancelled
 from ..core.messages import Message, StepMessage, WorkflowMessage
 from ..world import AppendBatch, Outgoing, RunRecord, RunUpdate, World
+from ._deployments import Deployments
 
 logger = logging.getLogger(__name__)
 
@@ -36,82 +37,37 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class DeploymentNotFoundError(LookupError):
-    """Raised when a deployment id names no known version or alias."""
-
-
-@dataclass
-class Deployments:
-    """Which code (a :class:`Registry`) serves which deployment (a version string).
-
-    Attributes:
-        versions: Version -> registry. Version strings are Lambda version numbers.
-        aliases: Alias name -> version.
-        current: The version this process runs as: the default for new runs.
-    """
-
-    versions: dict[str, Registry] = field(default_factory=lambda: {"1": default_registry})
-    aliases: dict[str, str] = field(default_factory=lambda: {"live": "1"})
-    current: str = "1"
-
-    def resolve(self, requested: str | None) -> str:
-        """Turn ``None``, ``"latest"``, an alias or a version into a version.
-
-        Raises:
-            DeploymentNotFoundError: for an unknown alias or version.
-        """
-        if requested is None:
-            return self.current
-        if requested == "latest":
-            return max(self.versions, key=_version_order)
-        if requested in self.aliases:
-            return self.aliases[requested]
-        if requested in self.versions:
-            return requested
-        known = sorted(self.versions, key=_version_order) + sorted(self.aliases)
-        raise DeploymentNotFoundError(
-            f"unknown deployment {requested!r}; known versions and aliases: {', '.join(known)}"
-        )
-
-    def registry_for(self, version: str) -> Registry:
-        """The code that serves ``version``."""
-        try:
-            return self.versions[version]
-        except KeyError:
-            raise DeploymentNotFoundError(f"deployment {version!r} is not served here") from None
-
-
-def _version_order(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (-1, version)
-
-
 class Runtime:
     """Runs workflow turns and step attempts against a :class:`~adapter.world.World`.
 
     Args:
         world: Storage and queues.
-        deployments: The code per deployment; defaults to the default registry as "1".
+        deployments: Which code serves which version, and how ids resolve.
         clock: Source of time (virtual in ``LocalRuntime``).
         step_lease: How long a step attempt owns its step before another delivery of
             the same message may take over. Keep it below the step queue's visibility
             timeout and above the function timeout.
         waiter: How ``Run.result()`` waits; the default polls storage with backoff.
         api_url: Base URL of the HTTP API, for ``create_webhook().url``.
+        forwarder: Delivers a message to the version that must run it, when that
+            version's code is not loaded here (on AWS: an async Lambda invoke).
     """
 
     def __init__(
         self,
         world: World,
         *,
-        deployments: Deployments | None = None,
+        deployments: Deployments,
         clock: Clock = utc_now,
         step_lease: timedelta = timedelta(seconds=880),
         waiter: Callable[[str, float | None], None] | None = None,
         api_url: str = "",
+        forwarder: Callable[[Message, int], None] | None = None,
     ) -> None:
         self.world = world
         self.api_url = api_url
-        self.deployments = deployments or Deployments()
+        self.deployments = deployments
+        self._forwarder = forwarder
         self.clock = clock
         self.step_lease = step_lease
         self._waiter = waiter
@@ -125,6 +81,21 @@ class Runtime:
         from ._step import run_step_attempt
         from ._turn import run_workflow_turn
 
+        if self.deployments.registry_for(message.deployment_id) is None:
+            # Pinned to another version: never replay it with this code.
+            if self._forwarder is None:
+                raise DeploymentNotFoundError(
+                    f"message for deployment {message.deployment_id!r}, which this process "
+                    "does not serve and cannot forward to"
+                )
+            logger.info(
+                "forwarding %s message of run %s to deployment %s",
+                message.kind,
+                message.run_id,
+                message.deployment_id,
+            )
+            self._forwarder(message, receive_count)
+            return
         if isinstance(message, WorkflowMessage):
             run_workflow_turn(self, message, redelivered=receive_count > 1)
         else:

@@ -37,7 +37,7 @@ from ..core.events import (
 )
 from ..core.messages import StepMessage
 from ..world import AppendBatch, RunRecord, StepRecord, StepWrite
-from ._runtime import MAX_CONFLICT_RETRIES, DeploymentNotFoundError
+from ._runtime import MAX_CONFLICT_RETRIES
 
 if TYPE_CHECKING:
     from ..core import StepDefinition
@@ -188,8 +188,8 @@ def _append_step_event(
 def _execute(rt: Runtime, run: RunRecord, step: StepRecord, started_at: datetime) -> _Outcome:
     attempt = step.attempt
     try:
-        definition = rt.deployments.registry_for(run.deployment_id).get_step(step.step_name)
-    except (NotFoundError, DeploymentNotFoundError) as exc:
+        definition = rt.deployments.require(run.deployment_id).get_step(step.step_name)
+    except NotFoundError as exc:
         return _failed(exc, step, fatal=True)
     context = StepContext(
         run_id=run.run_id,

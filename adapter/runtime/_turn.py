@@ -37,7 +37,7 @@ from ..world import (
     StepRecord,
     StepWrite,
 )
-from ._runtime import MAX_CONFLICT_RETRIES, DeploymentNotFoundError
+from ._runtime import MAX_CONFLICT_RETRIES
 
 if TYPE_CHECKING:
     from ._runtime import Runtime
@@ -103,8 +103,8 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
 
 def _replay(rt: Runtime, run: RunRecord, events: list[Event], now: datetime) -> TurnOutcome:
     try:
-        definition = rt.deployments.registry_for(run.deployment_id).get_workflow(run.workflow_name)
-    except (NotFoundError, DeploymentNotFoundError) as exc:
+        definition = rt.deployments.require(run.deployment_id).get_workflow(run.workflow_name)
+    except NotFoundError as exc:
         return TurnOutcome("failed", error=error_info(exc))
     started_at = now if run.status == "pending" else None  # run_started gets this time
     return WorkflowTurn(

@@ -11,9 +11,10 @@ import boto3
 
 from ._config import ENV_BUCKET, ENV_STEP_QUEUE, ENV_TABLE, ENV_WORKFLOW_QUEUE
 
-# Visibility timeouts: a workflow turn is short; a step may run up to the function
-# timeout (keep that below the step queue's timeout minus the step lease margin).
-WORKFLOW_QUEUE_VISIBILITY = 60
+# Visibility timeouts must be at least the function timeout (300 s in template.yaml;
+# Lambda refuses an event source otherwise); a step may run that long, and the step
+# lease stays below the step queue's timeout.
+WORKFLOW_QUEUE_VISIBILITY = 360
 STEP_QUEUE_VISIBILITY = 900
 MAX_RECEIVE_COUNT = 10
 

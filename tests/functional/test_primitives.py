@@ -267,7 +267,7 @@ def test_a_changed_workflow_body_raises_non_determinism_error() -> None:
         rt.drain()
         assert run.status == "running"
         before = rt.events(run.run_id)
-        rt.runtime.deployments.versions["1"] = p.v2  # the code changed under a live run
+        rt.runtime.deployments.registries["1"] = p.v2  # the code changed under a live run
         resume_hook("pay-1", "go")
         with pytest.raises(WorkflowRunFailedError) as caught:
             run.result()

@@ -23,12 +23,12 @@ demo: $(VENV)/.local-$(HASH)
 	$(BIN)/python -m samples.demo
 
 test: $(VENV)/.test-$(HASH)
-	$(BIN)/ruff check adapter samples tests infra benchmarks
+	$(BIN)/ruff check adapter samples tests infra
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-$(HASH)
-	$(BIN)/ruff check adapter samples tests infra benchmarks
-	$(BIN)/ruff format --check adapter samples tests infra benchmarks
+	$(BIN)/ruff check adapter samples tests infra
+	$(BIN)/ruff format --check adapter samples tests infra
 
 typecheck: $(VENV)/.test-$(HASH)
 	$(BIN)/mypy adapter

@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 _ACCOUNT = "123456789012"
 _REGION = "us-east-1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_LOCAL_DELAY = 10 * 365 * 24 * 3600
+# Below SQS's default 4-day retention, which moto enforces on the virtual clock too.
+_MAX_LOCAL_DELAY = 24 * 3600
 
 
 class VirtualClock:
@@ -78,8 +79,8 @@ class LocalRuntime:
         registry: The code of deployment ``"1"`` (alias ``"live"``); the default
             registry when omitted.
         prefix: Name prefix of the created table, queues and bucket.
-        max_delay_seconds: Longest delay of one message. Unlike SQS's 900 s, long by
-            default so a long sleep is one timer; pass 900 to exercise the hops.
+        max_delay_seconds: Longest delay of one message: a day by default (SQS allows
+            900 s; longer timers hop, as on AWS); pass 900 to exercise AWS's hops.
     """
 
     def __init__(
@@ -124,8 +125,8 @@ class LocalRuntime:
         for name, fn in (
             ("unix_time", self.clock.unix),
             ("unix_time_millis", lambda dt=None: self.clock.unix(dt) * 1000.0),
-            # One delayed message per timer, however long: the 15-minute hops real SQS
-            # needs would make a `sleep("30d")` thousands of turns here.
+            # Day-long delays: the 15-minute hops real SQS needs would make a
+            # `sleep("30d")` thousands of messages here; this way it is 30.
             ("MAXIMUM_MESSAGE_DELAY", _MAX_LOCAL_DELAY),
         ):
             patcher = mock.patch(f"moto.sqs.models.{name}", fn)

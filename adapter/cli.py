@@ -436,7 +436,10 @@ def build_timeline(events: Sequence[Any]) -> list[Span]:
         if kind == "step_created":
             spans[cid] = Span("step", cid, data.step_name, at)
         elif kind == "wait_created":
-            label = format_duration((data.resume_at - at).total_seconds())
+            # resume_at counts from the workflow's recorded now(), a moment before the
+            # event's own timestamp: round so "5m" reads 5m00s, not 4m59s.
+            requested = (data.resume_at - at).total_seconds()
+            label = format_duration(round(requested) if requested >= 1 else requested)
             spans[cid] = Span("sleep", cid, f"sleep {label}", at, outcome="sleeping")
             spans[cid].detail = f"until {_local(data.resume_at)}"
         elif kind == "hook_created":

@@ -41,6 +41,31 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_LOCAL_DELAY = 24 * 3600
 
 
+_moto_lock = threading.RLock()
+
+
+def make_moto_writes_atomic() -> None:
+    """Serialize moto's DynamoDB writes, as DynamoDB itself does.
+
+    moto checks a transaction's conditions and then writes, with no lock between: two
+    threads (or a threaded moto server) can both pass ``last_seq = :expected`` and both
+    write, which real DynamoDB never allows. Idempotent; applies to the whole process.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_adapter_locked", False):
+            continue
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _moto_lock:
+                return __original(self, *args, **kwargs)
+
+        locked._adapter_locked = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
+
+
 class VirtualClock:
     """Wall-clock time plus however far the clock was skipped ahead."""
 
@@ -132,6 +157,7 @@ class LocalRuntime:
             patcher = mock.patch(f"moto.sqs.models.{name}", fn)
             patcher.start()
             self._patches.append(patcher)
+        make_moto_writes_atomic()
         self._mock = mock_aws()
         self._mock.start()
         self.env = create_resources(self._prefix)

@@ -11,6 +11,7 @@ from ..core.messages import MESSAGE_ADAPTER
 from ..runtime import Runtime, env_runtime
 from ._http import is_api_event, process_api_event
 from ._logging import logger, setup_lambda_logging
+from ._metrics import attach_metrics, metrics
 from ._sqs import is_sqs_event, process_sqs_event
 
 
@@ -50,16 +51,23 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
         UnsupportedEventError: for any other kind of event (neither SQS nor API Gateway).
     """
     setup_lambda_logging()
-    if is_sqs_event(event):
-        return process_sqs_event(event, context, env_runtime())
     if is_api_event(event):
         return process_api_event(event, context)
-    if isinstance(event, dict) and "adapterForward" in event:
-        return process_forwarded(event, env_runtime())
-    kind = sorted(event)[:5] if isinstance(event, dict) else type(event).__name__
-    logger.error("unsupported event", extra={"keys": kind})
-    raise UnsupportedEventError(
-        "adapter.aws.handler serves SQS events from the adapter queues and API Gateway "
-        "requests; "
-        f"got an event with keys {kind}"
-    )
+    forwarded = isinstance(event, dict) and "adapterForward" in event
+    if not forwarded and not is_sqs_event(event):
+        kind = sorted(event)[:5] if isinstance(event, dict) else type(event).__name__
+        logger.error("unsupported event", extra={"keys": kind})
+        raise UnsupportedEventError(
+            "adapter.aws.handler serves SQS events from the adapter queues and API Gateway "
+            f"requests; got an event with keys {kind}"
+        )
+    runtime = env_runtime()
+    attach_metrics(runtime)
+    try:
+        if forwarded:
+            return process_forwarded(event, runtime)
+        return process_sqs_event(event, context, runtime)
+    finally:
+        # One EMF document per invocation; nothing printed when nothing was counted.
+        if metrics.metric_set:
+            metrics.flush_metrics()

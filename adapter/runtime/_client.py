@@ -276,6 +276,8 @@ def start(
         data=RunCreatedData(workflow_name=name, input=run_input, deployment_id=version),
     )
     record, created = rt.world.create_run(record, event, idempotency_key)
+    if created:
+        rt.notify([event])
     if created or record.status == "pending":
         # A pending run found by its key may have lost its first message to a crash.
         rt.send(rt.workflow_message(record))

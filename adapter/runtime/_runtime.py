@@ -68,6 +68,8 @@ class Runtime:
         self.api_url = api_url
         self.deployments = deployments
         self._forwarder = forwarder
+        self.listeners: list[Callable[[Event], None]] = []
+        """Called with every event this runtime recorded (metrics, tests)."""
         self.clock = clock
         self.step_lease = step_lease
         self._waiter = waiter
@@ -100,6 +102,21 @@ class Runtime:
             run_workflow_turn(self, message, redelivered=receive_count > 1)
         else:
             run_step_attempt(self, message)
+
+    def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
+        """Append through the world, then tell the listeners what was recorded."""
+        seq = self.world.append(run_id, expected_seq, batch)
+        self.notify(batch.events)
+        return seq
+
+    def notify(self, events: list[Event]) -> None:
+        """Tell the listeners about events just recorded."""
+        for event in events:
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except Exception:  # observers must never break recording
+                    logger.exception("event listener failed")
 
     def send(self, *messages: Outgoing) -> None:
         """Send messages; a thin pass-through kept here so every send is logged once."""
@@ -173,7 +190,7 @@ class Runtime:
             for event, write in dispose_hooks(run, open_hooks(events), seqs.__next__, now):
                 batch.add([event], hooks=[write])
             try:
-                self.world.append(run_id, run.last_seq, batch)
+                self.append(run_id, run.last_seq, batch)
                 logger.info("run %s cancelled", run_id)
                 return
             except ConflictError:
@@ -213,7 +230,7 @@ class Runtime:
                 ]
             )
             try:
-                self.world.append(run.run_id, run.last_seq, batch)
+                self.append(run.run_id, run.last_seq, batch)
             except ConflictError:
                 continue
             self.send(self.workflow_message(run))

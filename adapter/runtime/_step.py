@@ -163,7 +163,7 @@ def _append_step_event(
         batch = AppendBatch()
         batch.add([make_event(run.last_seq + 1)], [write])
         try:
-            seq = rt.world.append(run.run_id, run.last_seq, batch)
+            seq = rt.append(run.run_id, run.last_seq, batch)
             return replace(run, last_seq=seq)
         except ConflictError as exc:
             if exc.reason == "step":

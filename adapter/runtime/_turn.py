@@ -83,7 +83,7 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
                 _resend_open_work(rt, run, outcome)
             return
         try:
-            rt.world.append(run_id, run.last_seq, plan.batch)
+            rt.append(run_id, run.last_seq, plan.batch)
         except ConflictError as exc:
             if exc.reason == "hook" and exc.detail:
                 conflicts.add(exc.detail)  # record the hook as conflicting, then retry

@@ -165,3 +165,24 @@ def test_a_message_for_an_unknown_run_is_acknowledged_without_writes(aws: dict[s
 def test_other_events_are_refused_clearly(aws: dict[str, str]) -> None:
     with pytest.raises(UnsupportedEventError, match="SQS"):
         handler({"hello": "world"}, None)
+
+
+def test_each_invocation_emits_cloudwatch_metrics(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = adapter.start(wf.chain, args=[3])
+    EventSourceMapping(aws).run_until_idle()
+    assert run.return_value == 14
+    documents = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "_aws" in line
+    ]
+    totals: dict[str, float] = {}
+    for doc in documents:
+        for metric in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = doc[metric["Name"]]
+            totals[metric["Name"]] = totals.get(metric["Name"], 0) + (
+                sum(value) if isinstance(value, list) else value
+            )
+    assert totals == {"RunsStarted": 1, "StepAttempts": 3, "StepsCompleted": 3, "RunsCompleted": 1}

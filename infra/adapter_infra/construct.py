@@ -110,6 +110,8 @@ class DurableWorkflows(Construct):
         log_level: ``POWERTOOLS_LOG_LEVEL``.
         payload_expiration: How long offloaded payloads are kept in the bucket.
         exclude: Globs left out of the package.
+        api_base_url: ``ADAPTER_API_URL``: the base of webhook URLs (the API's URL or
+            custom domain); empty gives relative ``/hooks/<token>`` URLs.
         environment: Extra environment variables of the function.
         removal_policy: Of the table and the bucket (RETAIN: they hold the runs).
     """
@@ -128,6 +130,7 @@ class DurableWorkflows(Construct):
         log_level: str = "INFO",
         payload_expiration: Duration | None = None,
         exclude: Sequence[str] = DEFAULT_EXCLUDE,
+        api_base_url: str = "",
         environment: Mapping[str, str] | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
@@ -309,6 +312,7 @@ class DurableWorkflows(Construct):
                 "ADAPTER_STEP_QUEUE_URL": self.step_queue.queue_url,
                 "ADAPTER_BUCKET_NAME": self.bucket.bucket_name,
                 "ADAPTER_FUNCTION_NAME": self.function_name,
+                "ADAPTER_API_URL": api_base_url,
                 "POWERTOOLS_SERVICE_NAME": "adapter-workflows",
                 "POWERTOOLS_METRICS_NAMESPACE": "Adapter",
                 "POWERTOOLS_LOG_LEVEL": log_level,
@@ -332,7 +336,7 @@ class DurableWorkflows(Construct):
         self.alias.add_event_source_mapping(
             "StepMessages",
             event_source_arn=self.step_queue.queue_arn,
-            batch_size=10,
+            batch_size=1,  # one step per invocation, each with the whole timeout
             report_batch_item_failures=True,
         )
 

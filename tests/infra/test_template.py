@@ -102,7 +102,8 @@ def test_both_queues_feed_the_function_with_partial_batch_failures(
     assert set(sqs) == {"WorkflowQueue", "StepQueue"}
     for props in sqs.values():
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert props["BatchSize"] == 10
+    assert sqs["WorkflowQueue"]["BatchSize"] == 10
+    assert sqs["StepQueue"]["BatchSize"] == 1  # steps run as separate invocations
     assert sqs["WorkflowQueue"]["MaximumBatchingWindowInSeconds"] == 0
 
 

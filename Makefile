@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The SAM CLI pins older boto3 and pydantic than the package: it gets its own venv.
+SAM    := .venv-sam/bin/sam
 HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test lint typecheck clean
@@ -19,12 +21,17 @@ $(VENV)/.test-$(HASH): $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[local,test]'
 	touch $@
 
+$(SAM):
+	$(PYTHON) -m venv .venv-sam
+	.venv-sam/bin/python -m pip install --quiet --upgrade pip
+	.venv-sam/bin/python -m pip install --quiet 'aws-sam-cli>=1.100'
+
 demo: $(VENV)/.local-$(HASH)
 	$(BIN)/python -m samples.demo
 
-test: $(VENV)/.test-$(HASH)
+test: $(VENV)/.test-$(HASH) $(SAM)
 	$(BIN)/ruff check adapter samples tests infra
-	$(BIN)/python -m pytest
+	SAM_CLI=$(CURDIR)/$(SAM) $(BIN)/python -m pytest
 
 lint: $(VENV)/.test-$(HASH)
 	$(BIN)/ruff check adapter samples tests infra
@@ -34,4 +41,4 @@ typecheck: $(VENV)/.test-$(HASH)
 	$(BIN)/mypy adapter
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-sam .pytest_cache .ruff_cache .mypy_cache

@@ -367,7 +367,18 @@ def _history(run_id: str) -> tuple[Any, list[Any]]:
 
 
 def _run_end(record: Any) -> datetime:
-    return record.completed_at if record.completed_at else datetime.now(UTC)
+    return record.completed_at if record.completed_at else _now()
+
+
+def _now() -> datetime:
+    # The runtime's clock, not the wall clock: under LocalRuntime time is virtual, and a
+    # running run's age must be measured on the clock that stamped its events.
+    from .runtime import current_runtime
+
+    try:
+        return current_runtime().clock()
+    except Exception:
+        return datetime.now(UTC)
 
 
 def _run_duration(record: Any) -> float:
@@ -461,6 +472,11 @@ def build_timeline(events: Sequence[Any]) -> list[Span]:
         elif kind == "step_completed":
             span.attempts = max(span.attempts, data.attempt)
             span.end, span.outcome = at, "completed"
+            if span.detail:  # the last retry's error
+                failed = span.attempts - 1
+                span.detail = f"after {failed} failed attempt{'s' * (failed != 1)}, last: " + (
+                    span.detail
+                )
         elif kind == "step_failed":
             span.end, span.outcome = at, "failed"
             span.attempts = max(span.attempts, data.error.attempt or 0)
@@ -496,7 +512,7 @@ def _bar(span: Span, origin: datetime, total: float, now: datetime) -> Text:
 def timeline_table(record: Any, spans: Sequence[Span]) -> Table:
     """The timeline as a borderless table: offset, bar, duration, kind, name, attempts,
     outcome, one line per span."""
-    now = datetime.now(UTC)
+    now = _now()
     origin = record.created_at
     total = max((_run_end(record) - origin).total_seconds(), 1e-6)
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
@@ -694,24 +710,31 @@ def runs_events(
         if as_json:
             _print_json({"events": [_event_json(e) for e in events]})
             return
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("SEQ", "OFFSET", "TYPE", "CORRELATION", "DATA"):
-            table.add_column(
-                column,
-                no_wrap=column != "DATA",
-                justify="right" if column in ("SEQ", "OFFSET") else "left",
-                overflow="fold",
-            )
-        for event in events:
-            data = _event_json(event)["data"]
-            table.add_row(
+        rows = [
+            (
                 str(event.seq),
                 "+" + format_duration((event.created_at - record.created_at).total_seconds()),
                 event.type,
                 event.correlation_id or "",
-                Text(_compact_json(data, 120) if data else ""),
+                _event_json(event)["data"],
             )
-        _console().print(table)
+            for event in events
+        ]
+        console = _console()
+        # One event per line: the data column gets what the others leave, then an ellipsis.
+        headers = ("SEQ", "OFFSET", "TYPE", "CORRELATION")
+        fixed = sum(
+            max([len(h)] + [len(row[i]) for row in rows]) + 2 for i, h in enumerate(headers)
+        )
+        room = max(20, console.width - fixed - 2)
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in (*headers, "DATA"):
+            table.add_column(
+                column, no_wrap=True, justify="right" if column in ("SEQ", "OFFSET") else "left"
+            )
+        for *cells, data in rows:
+            table.add_row(*cells, Text(_compact_json(data, room) if data else ""))
+        console.print(table)
 
 
 @runs_app.command("cancel")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -13,8 +14,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from ..core import error_info
 from ..core.messages import parse_message
 from ..runtime import Runtime, StepBusyError
+from ..world._resources import MAX_RECEIVE_COUNT
 from ._logging import logger
 
 
@@ -50,6 +53,10 @@ def process_sqs_event(
         except StepBusyError as exc:
             logger.info(str(exc))
             raise
+        except Exception as exc:
+            if receive_count >= max_receive_count():
+                _give_up(runtime, message.run_id, exc, receive_count)
+            raise
         finally:
             logger.remove_keys(["run_id", "kind"])
 
@@ -59,6 +66,28 @@ def process_sqs_event(
         processor=processor,
         context=context,  # type: ignore[arg-type]
     )
+
+
+def max_receive_count() -> int:
+    """The queues' redrive ``maxReceiveCount`` (``ADAPTER_MAX_RECEIVE_COUNT``, default 10)."""
+    return int(os.environ.get("ADAPTER_MAX_RECEIVE_COUNT") or MAX_RECEIVE_COUNT)
+
+
+def _give_up(runtime: Runtime, run_id: str, exc: Exception, receive_count: int) -> None:
+    """The last delivery failed too: SQS moves the message to the DLQ next, so end the
+    run as failed, with the reason, instead of leaving it "running" forever."""
+    info = error_info(exc)
+    reason = info.model_copy(
+        update={
+            "message": f"a message of this run failed {receive_count} times and went to the "
+            f"dead-letter queue; last error: {info.type}: {info.message}"
+        }
+    )
+    logger.error("poison message: failing the run", extra={"run_id": run_id})
+    try:
+        runtime.fail(run_id, reason)
+    except Exception:  # storage itself is failing: the DLQ still keeps the message
+        logger.exception("could not mark the run failed")
 
 
 def is_sqs_event(event: Any) -> bool:

@@ -20,9 +20,17 @@ from ..core.errors import (
     RunTimeoutError,
     WorkflowContextError,
 )
-from ..core.events import Event, HookReceived, HookReceivedData, RunCancelled
+from ..core.events import (
+    ErrorInfo,
+    Event,
+    HookReceived,
+    HookReceivedData,
+    RunCancelled,
+    RunFailed,
+    RunFailedData,
+)
 from ..core.messages import Message, StepMessage, WorkflowMessage
-from ..world import AppendBatch, Outgoing, RunRecord, RunUpdate, World
+from ..world import AppendBatch, Outgoing, RunRecord, RunStatus, RunUpdate, World
 from ._deployments import Deployments
 
 logger = logging.getLogger(__name__)
@@ -175,6 +183,17 @@ class Runtime:
 
         Steps already running finish, but their results no longer resume the run.
         """
+        self._end(run_id, "cancelled", None)
+
+    def fail(self, run_id: str, error: ErrorInfo) -> None:
+        """Record ``run_failed`` with ``error`` (and dispose its hooks) unless it ended.
+
+        Used when the run's own messages keep failing: the run must end visibly failed,
+        not stay "running" with its last message in a dead-letter queue.
+        """
+        self._end(run_id, "failed", error)
+
+    def _end(self, run_id: str, status: RunStatus, error: ErrorInfo | None) -> None:
         from ._turn import dispose_hooks
 
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -185,17 +204,21 @@ class Runtime:
                 return
             now = self.clock()
             seqs = itertools.count(run.last_seq + 1)
-            batch = AppendBatch(run_update=RunUpdate(status="cancelled", completed_at=now))
-            batch.add([RunCancelled(run_id=run_id, seq=next(seqs), created_at=now)])
+            batch = AppendBatch(run_update=RunUpdate(status=status, completed_at=now, error=error))
+            if error is None:
+                batch.add([RunCancelled(run_id=run_id, seq=next(seqs), created_at=now)])
+            else:
+                data = RunFailedData(error=error)
+                batch.add([RunFailed(run_id=run_id, seq=next(seqs), created_at=now, data=data)])
             for event, write in dispose_hooks(run, open_hooks(events), seqs.__next__, now):
                 batch.add([event], hooks=[write])
             try:
                 self.append(run_id, run.last_seq, batch)
-                logger.info("run %s cancelled", run_id)
+                logger.info("run %s %s", run_id, status)
                 return
             except ConflictError:
                 continue
-        raise ConflictError(f"could not cancel run {run_id}: too much contention")
+        raise ConflictError(f"could not end run {run_id}: too much contention")
 
     def resume_hook(self, token: str, payload: Any) -> str:
         """Record ``payload`` for the hook holding ``token``; wake its run.

@@ -134,7 +134,8 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    _console(stderr=True).print(Text("error: ", style="bold red") + Text(message))
+    line = " ".join(message.split())  # one line, whatever the exception's text looks like
+    _console(stderr=True).print(Text("error: ", style="bold red") + Text(line))
     raise typer.Exit(code)
 
 
@@ -231,7 +232,10 @@ def configure(
         changed = True
     if changed:
         # A fresh default session: the old one may have resolved other credentials.
-        boto3.setup_default_session(**({"profile_name": profile} if profile else {}))
+        if profile:
+            boto3.setup_default_session(profile_name=profile)
+        else:
+            boto3.setup_default_session()
         reset_env_runtime()
     _check_endpoint(os.environ.get("AWS_ENDPOINT_URL"), source)
     return source
@@ -245,18 +249,16 @@ def _check_endpoint(url: str | None, source: str) -> None:
     parts = urlsplit(url)
     if not parts.hostname:
         raise CliError(f"invalid endpoint URL {url!r} (from {source})")
+    if parts.hostname not in _LOCAL_HOSTS and not source.endswith(devstack.DEV_FILE_NAME):
+        return  # a remote endpoint may sit behind a proxy only botocore knows about
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         with socket.create_connection((parts.hostname, port), timeout=3):
             pass
     except OSError as exc:
-        hint = (
-            "; is `adapter dev` still running?"
-            if source.endswith(devstack.DEV_FILE_NAME) or parts.hostname in _LOCAL_HOSTS
-            else ""
-        )
         raise CliError(
-            f"cannot reach the endpoint {url} (from {source}): {exc.strerror or exc}{hint}"
+            f"cannot reach the endpoint {url} (from {source}): {exc.strerror or exc}; "
+            "is `adapter dev` (or your local AWS emulator) running?"
         ) from None
 
 
@@ -275,6 +277,8 @@ def _stack(ctx: typer.Context, endpoint_url: str | None, profile: str | None) ->
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:
+        if os.environ.get("ADAPTER_DEBUG"):
+            raise  # the traceback, for whoever debugs the CLI itself
         _fail(describe_error(exc))
 
 
@@ -315,7 +319,7 @@ def describe_error(exc: BaseException) -> str:
         return f"AWS error: {exc}"
     if isinstance(exc, AdapterError):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc} (set ADAPTER_DEBUG=1 for the traceback)"
 
 
 # --- reading runs ---------------------------------------------------------------------------
@@ -382,7 +386,7 @@ def _now() -> datetime:
 
 
 def _run_duration(record: Any) -> float:
-    return (_run_end(record) - record.created_at).total_seconds()
+    return float((_run_end(record) - record.created_at).total_seconds())
 
 
 def parent_of(record: Any) -> tuple[str, str] | None:
@@ -829,6 +833,7 @@ def start(
     profile: ProfileOpt = None,
 ) -> None:
     """Start a run of WORKFLOW. With --wait, exit status 1 when the run fails or is cancelled."""
+    from .core.errors import WorkflowNotRegisteredError
     from .runtime import start as start_run
 
     positional = _parse_json(args, "--args")
@@ -839,13 +844,19 @@ def start(
         raise typer.BadParameter("must be a JSON object", param_hint="--kwargs")
     with _stack(ctx, endpoint_url, profile):
         _ensure_registered(workflow)
-        run = start_run(
-            workflow,
-            args=positional,
-            kwargs=named,
-            deployment_id=deployment_id,
-            idempotency_key=idempotency_key,
-        )
+        try:
+            run = start_run(
+                workflow,
+                args=positional,
+                kwargs=named,
+                deployment_id=deployment_id,
+                idempotency_key=idempotency_key,
+            )
+        except WorkflowNotRegisteredError as exc:
+            raise CliError(
+                f"{exc} (the CLI checks the name against the modules it can import: run it "
+                "from your project's root)"
+            ) from None
         if not wait:
             if as_json:
                 _print_json({"runId": run.run_id, "status": run.status})

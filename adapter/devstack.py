@@ -194,7 +194,7 @@ def _moto_server_class() -> type:
     from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
-    class SerializedMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+    class SerializedMotoServer(ThreadedMotoServer):
         """``ThreadedMotoServer`` with :class:`SerializedApp` in front of moto, and a bind
         error reported to :meth:`start` instead of hanging it."""
 
@@ -429,7 +429,7 @@ class Worker:
                 self._stop.wait(1.0)
                 continue
             for raw in answer.get("Messages", []):
-                self._dispatch(url, arn, raw)
+                self._dispatch(url, arn, dict(raw))
 
     def _dispatch(self, url: str, arn: str, raw: dict[str, Any]) -> None:
         thread = threading.Thread(
@@ -566,7 +566,7 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             self.headers.items(),
             body,
             source_ip=self.client_address[0],
-            host=self.headers.get("Host") or f"{HOST}:{self.server.server_address[1]}",
+            host=self.headers.get("Host") or HOST,
         )
         try:
             response = type(self).api(event)

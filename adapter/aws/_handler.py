@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..core.errors import DeploymentNotFoundError
 from ..core.messages import MESSAGE_ADAPTER
-from ..runtime import Runtime, env_runtime
+from ..runtime import Runtime, current_runtime
 from ._http import is_api_event, process_api_event
 from ._logging import logger, setup_lambda_logging
 from ._metrics import attach_metrics, metrics
@@ -61,8 +62,9 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
             "adapter.aws.handler serves SQS events from the adapter queues and API Gateway "
             f"requests; got an event with keys {kind}"
         )
-    runtime = env_runtime()
-    attach_metrics(runtime)
+    runtime = current_runtime()  # the environment's, or an active LocalRuntime's
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        attach_metrics(runtime)
     try:
         if forwarded:
             return process_forwarded(event, runtime)

@@ -221,3 +221,8 @@ async def payments_v2(token: str) -> str:
     result = await refund_v2()
     await create_hook(token=token)
     return result
+
+
+@workflow
+async def echo_workflow(value: str) -> int:
+    return len(await echo(value))

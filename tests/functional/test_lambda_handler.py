@@ -168,8 +168,9 @@ def test_other_events_are_refused_clearly(aws: dict[str, str]) -> None:
 
 
 def test_each_invocation_emits_cloudwatch_metrics(
-    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "handler-test-workflows")  # in Lambda
     run = adapter.start(wf.chain, args=[3])
     EventSourceMapping(aws).run_until_idle()
     assert run.return_value == 14

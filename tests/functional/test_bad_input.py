@@ -1,0 +1,162 @@
+"""The README's bad-input table, one test per row: a clear error, nothing written
+half-way, no crash of the batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from adapter import (
+    HookNotFoundError,
+    WorkflowNotRegisteredError,
+    get_run,
+    list_runs,
+    resume_hook,
+    start,
+)
+from adapter.aws import handler
+from adapter.core.errors import PayloadTooLargeError, RunNotFoundError, SerializationError
+from adapter.testing import LocalRuntime
+from adapter.world._payloads import PayloadStore
+
+from . import primitives as p
+from . import workflows as wf
+
+
+def nothing_written(rt: LocalRuntime) -> bool:
+    return rt.runtime.world.list_runs(workflow_name=None, status=None, limit=10) == []
+
+
+def test_unknown_workflow(rt: LocalRuntime) -> None:
+    with pytest.raises(WorkflowNotRegisteredError, match="not registered"):
+        start("billing.nope")
+    assert nothing_written(rt)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"), [("abc", None), (42, None), ((), [1, 2]), ({"a": 1}, None)]
+)
+def test_bad_arguments(rt: LocalRuntime, args: Any, kwargs: Any) -> None:
+    with pytest.raises(TypeError):
+        start(wf.chain, args=args, kwargs=kwargs)
+    assert nothing_written(rt)
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), float("nan"), {1: "non-string key"}])
+def test_non_serializable_arguments(rt: LocalRuntime, value: Any) -> None:
+    with pytest.raises(SerializationError, match="cannot serialize the arguments of workflow"):
+        start(wf.chain, args=[value])
+    assert nothing_written(rt)
+
+
+def test_non_serializable_hook_payload(rt: LocalRuntime) -> None:
+    run = start(p.collects_three, args=["bad-payload"])
+    rt.drain()
+    before = len(rt.events(run.run_id))
+    with pytest.raises(SerializationError, match="hook payload"):
+        resume_hook("bad-payload", {"when": object()})
+    assert len(rt.events(run.run_id)) == before
+
+
+def test_oversized_payload_without_a_bucket_is_refused_whole(rt: LocalRuntime) -> None:
+    rt.runtime.world.payloads = PayloadStore(None, None)  # type: ignore[attr-defined]
+    with pytest.raises(PayloadTooLargeError, match="ADAPTER_BUCKET_NAME"):
+        start(wf.chain, args=["x" * 400_000])
+    assert nothing_written(rt)
+
+
+def test_oversized_payload_with_a_bucket_goes_to_s3(rt: LocalRuntime) -> None:
+    run = start(p.echo_workflow, args=["y" * 500_000])
+    assert run.return_value == 500_000
+
+
+def _sqs_event(rt: LocalRuntime, bodies: list[str]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"r{i}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def test_malformed_sqs_messages_fail_alone_and_write_nothing(rt: LocalRuntime) -> None:
+    run = start(wf.chain, args=[3])
+    good = json.dumps({"kind": "workflow", "run_id": run.run_id, "deployment_id": "1"})
+    bad = [
+        "not json at all",
+        "[]",  # wrong shape
+        json.dumps({"kind": "teleport", "run_id": run.run_id, "deployment_id": "1"}),
+        json.dumps({"kind": "workflow", "run_id": "../../etc/passwd", "deployment_id": "1"}),
+        json.dumps({"kind": "step", "run_id": run.run_id, "deployment_id": "1"}),  # no step
+    ]
+    response = handler(_sqs_event(rt, [*bad, good]), None)
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [
+        f"m{i}" for i in range(len(bad))
+    ]
+    types = [e.type for e in rt.events(run.run_id)]
+    assert types == ["run_created", "run_started", "step_created"]  # the good one ran
+
+
+def test_malformed_api_gateway_event_is_a_400(rt: LocalRuntime) -> None:
+    response = handler({"requestContext": {}, "httpMethod": "GET", "headers": "x"}, None)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_request"
+
+
+def test_hook_token_held_by_another_running_run(rt: LocalRuntime) -> None:
+    start(p.waits_on_hook_then_steps, args=["dup"])
+    rt.drain()
+    second = start(p.waits_on_hook_then_steps, args=["dup"])
+    rt.drain()
+    assert second.status == "failed"
+    assert get_run(second.run_id).status == "failed"
+
+
+def test_resuming_a_finished_run(rt: LocalRuntime) -> None:
+    run = start(p.collects_three, args=["done-hook"])
+    rt.drain()
+    for i in range(3):
+        resume_hook("done-hook", i)
+    assert run.return_value == [0, 1, 2]
+    with pytest.raises(HookNotFoundError):
+        resume_hook("done-hook", 4)
+
+
+def test_unknown_run_id(rt: LocalRuntime) -> None:
+    with pytest.raises(RunNotFoundError):
+        get_run("wrun_DOESNOTEXIST")
+
+
+def test_cancelling_a_finished_run_changes_nothing(rt: LocalRuntime) -> None:
+    run = start(wf.chain, args=[1])
+    assert run.return_value == 6
+    events = rt.events(run.run_id)
+    run.cancel()
+    assert run.status == "completed" and rt.events(run.run_id) == events
+
+
+def test_logs_carry_no_payloads_unless_debug(
+    rt: LocalRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    run = start(p.collects_three, args=["secret-hook"])
+    rt.drain()
+    for secret in ("TOP-SECRET-1", "TOP-SECRET-2", "TOP-SECRET-3"):
+        resume_hook("secret-hook", {"card": secret})
+    assert len(run.return_value) == 3
+    assert list_runs()
+    assert "TOP-SECRET" not in caplog.text
+    assert run.run_id in caplog.text  # the logs do say what happened

@@ -979,7 +979,8 @@ def dev(
         ),
     ] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log each workflow turn and step attempt.")
+        bool,
+        typer.Option("--verbose", "-v", help="Log each invocation and the runtime's activity."),
     ] = False,
 ) -> None:
     """Run the whole stack here: moto, a worker for both queues and the HTTP API.

@@ -373,6 +373,7 @@ class Worker:
         self._stop = threading.Event()
         self._slots = threading.Condition()
         self._in_flight: dict[str, threading.Thread] = {}
+        self._redelivering: set[str] = set()
         self._pollers: list[threading.Thread] = []
         self.processed = 0
         """Invocations finished so far (a cheap "something changed" signal)."""
@@ -392,9 +393,15 @@ class Worker:
         with self._slots:
             return set(self._in_flight)
 
+    def redelivering(self) -> set[str]:
+        """Ids of the messages whose last invocation failed (reported or crashed): SQS
+        delivers them again after their visibility timeout."""
+        with self._slots:
+            return set(self._redelivering)
+
     def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> list[str]:
         """Stop polling, wait up to ``grace`` seconds for running invocations; return the ids
-        of those abandoned (their messages come back after their visibility timeout)."""
+        of those abandoned (as after a crash, their messages are delivered again)."""
         self._stop.set()
         with self._slots:
             self._slots.notify_all()
@@ -444,9 +451,15 @@ class Worker:
 
     def _invoke(self, url: str, arn: str, raw: dict[str, Any]) -> None:
         message_id = raw["MessageId"]
+        failed = True
+        began = time.perf_counter()
         try:
             try:
                 response = self._process({"Records": [sqs_record(raw, arn)]})
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info(
+                        "%s in %.0fms", _describe(raw["Body"]), (time.perf_counter() - began) * 1000
+                    )
             except BaseException as exc:  # the invocation crashed: SQS redelivers
                 logger.warning(
                     "invocation for message %s crashed: %s: %s; it will be redelivered",
@@ -455,10 +468,11 @@ class Worker:
                     exc,
                 )
                 return
-            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-            if message_id in failed:
+            reported = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+            if message_id in reported:
                 logger.info("message %s reported as failed; SQS will redeliver it", message_id)
                 return
+            failed = False
             try:
                 self._sqs.delete_message(QueueUrl=url, ReceiptHandle=raw["ReceiptHandle"])
             except Exception as exc:  # the message simply comes back: handlers are idempotent
@@ -466,8 +480,23 @@ class Worker:
         finally:
             with self._slots:
                 self._in_flight.pop(message_id, None)
+                if failed:
+                    self._redelivering.add(message_id)
+                else:
+                    self._redelivering.discard(message_id)
                 self.processed += 1
                 self._slots.notify_all()
+
+
+def _describe(body: str) -> str:
+    """``workflow turn of wrun_…`` or ``step step_2 of wrun_…``, for the verbose log."""
+    try:
+        message = json.loads(body)
+        if message.get("kind") == "step":
+            return f"step {message.get('correlation_id')} of {message.get('run_id')}"
+        return f"{message.get('kind', 'message')} turn of {message.get('run_id')}"
+    except (ValueError, AttributeError):
+        return "a message that is not adapter's"
 
 
 # --- the HTTP API: API Gateway HTTP API (v2), locally ----------------------------------
@@ -716,18 +745,20 @@ class StateStore:
     def path(self) -> Path:
         return self.state_dir / STATE_FILE_NAME
 
-    def save(self, env: dict[str, str], in_flight: set[str] = frozenset()) -> dict[str, int]:  # type: ignore[assignment]
+    def save(self, env: dict[str, str], redelivering: Iterable[str] = ()) -> dict[str, int]:
         """Write a snapshot; return how many items, messages and objects it holds.
 
         Args:
             env: The stack's ``ADAPTER_*`` variables.
-            in_flight: Ids of messages being processed: restored as visible at once.
+            redelivering: Ids of messages whose invocation failed: they keep waiting out
+                their visibility timeout. Any other received message was in flight, and
+                its invocation dies with this process: it is restored visible at once.
         """
         import boto3
 
         # Queues first, then the table: see the module docstring for why this order
         # makes any snapshot equivalent to a crash at that instant.
-        messages = self._read_queues(in_flight)
+        messages = self._read_queues(set(redelivering))
         ddb = boto3.client("dynamodb")
         items = [
             _encode_attr(item)
@@ -814,7 +845,7 @@ class StateStore:
                 summary.messages += 1
         return summary
 
-    def _read_queues(self, in_flight: set[str]) -> dict[str, list[dict[str, Any]]]:
+    def _read_queues(self, redelivering: set[str]) -> dict[str, list[dict[str, Any]]]:
         # No SQS API lists delayed or in-flight messages without changing them, so read
         # moto's own queue objects (the server runs in this process). Read-only.
         from moto.sqs.models import sqs_backends
@@ -829,9 +860,7 @@ class StateStore:
                 saved = out.setdefault(name, [])
                 for message in list(queue._messages):
                     due = float(message.delayed_until or 0.0)
-                    if message.id not in in_flight:
-                        # A message a handler reported as failed waits out its visibility
-                        # timeout, as SQS would make it.
+                    if message.id in redelivering:
                         due = max(due, float(message.visible_at or 0.0))
                     saved.append({"body": message.body, "due_ms": due})
         return out
@@ -1005,11 +1034,11 @@ class DevStack:
             if abandoned:
                 self.out(
                     f"{len(abandoned)} invocation(s) still running after "
-                    f"{SHUTDOWN_GRACE_SECONDS:.0f}s were abandoned; their messages will be "
-                    "delivered again"
+                    f"{SHUTDOWN_GRACE_SECONDS:.0f}s were abandoned"
+                    + ("; they run again at the next start" if self.state else "")
                 )
         if self.env:
-            self._snapshot(final=True, in_flight=set(abandoned))
+            self._snapshot(final=True)
         if self._moto is not None:
             self._moto.stop()
         remove_dev_file(self.dev_file)
@@ -1022,16 +1051,14 @@ class DevStack:
             os._exit(130)
         self._stop.set()
 
-    def _snapshot(self, *, final: bool, in_flight: set[str] | None = None) -> None:
+    def _snapshot(self, *, final: bool) -> None:
         if self.state is None or self._worker is None:
             return
         changes = self._worker.processed
         if not final and changes == self._last_saved:
             return
         try:
-            counts = self.state.save(
-                self.env, in_flight if in_flight is not None else self._worker.in_flight()
-            )
+            counts = self.state.save(self.env, self._worker.redelivering())
         except Exception as exc:
             self.out(f"saving the state to {self.state.path} failed: {exc}")
             return

@@ -49,6 +49,8 @@ class StepCreatedData(_Model):
 
 class StepStartedData(_Model):
     attempt: int
+    lease_until: datetime | None = None
+    """Until when this attempt owns the step; a later delivery may take over after."""
 
 
 class StepCompletedData(_Model):

@@ -132,6 +132,11 @@ class Runtime:
             logger.debug("sending %d message(s)", len(messages))
             self.world.send(messages)
 
+    def delay_seconds(self, moment: datetime, now: datetime | None = None) -> int:
+        """A message delay reaching ``moment``, as far as one message can be delayed."""
+        seconds = (moment - (now or self.clock())).total_seconds()
+        return max(0, min(self.world.max_delay_seconds, int(seconds + 0.999)))
+
     def workflow_message(self, run: RunRecord, delay_seconds: int = 0) -> Outgoing:
         return Outgoing(
             WorkflowMessage(run_id=run.run_id, deployment_id=run.deployment_id), delay_seconds

@@ -1,8 +1,12 @@
 """One step attempt: claim it, run the user's function, record the outcome once.
 
-Steps run at least once and are recorded exactly once: the attempt is claimed and the
-outcome recorded by conditional writes on the step item (its state and attempt) and on
-the run's last seq.
+Steps run at least once; their outcomes are recorded exactly once. The step's state is
+read from the log (its ``step_created``, ``step_started{attempt, lease_until}``,
+``step_retrying`` and final events), and every write is an append conditional on the
+run's last seq: claiming an attempt, and recording its outcome. The outcome is written
+together with what the workflow decides next (the next ``step_created``...), by
+replaying it in the same invocation, so a sequential chain costs one query, two writes
+and one message per step and never waits in the workflow queue.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ..core.errors import (
 )
 from ..core.events import (
     ErrorInfo,
+    Event,
     StepCompleted,
     StepCompletedData,
     StepFailed,
@@ -35,18 +40,17 @@ from ..core.events import (
     StepStarted,
     StepStartedData,
 )
-from ..core.messages import StepMessage
-from ..world import AppendBatch, RunRecord, StepRecord, StepWrite
+from ..core.messages import StepMessage, WorkflowMessage
+from ..world import AppendBatch, RunRecord
 from ._runtime import MAX_CONFLICT_RETRIES
+from ._turn import advance, run_workflow_turn
 
 if TYPE_CHECKING:
     from ..core import StepDefinition
-    from ..core.events import Event
     from ._runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-MAX_SQS_DELAY = 900
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 
@@ -56,9 +60,50 @@ class StepBusyError(Exception):
 
 
 def backoff_delay(attempt: int) -> timedelta:
-    """Delay before retrying after failed ``attempt``: 1s, 2s, 4s… capped at 5 min, ±20%."""
+    """Delay before retrying after failed ``attempt``: 1s, 2s, 4s... capped at 5 min, +-20%."""
     base = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+@dataclass(frozen=True)
+class StepView:
+    """A step's state, folded from its events in the log."""
+
+    correlation_id: str
+    step_name: str
+    input: Any
+    state: str = "created"  # created | running | retrying | completed | failed
+    attempt: int = 0
+    lease_until: datetime | None = None
+    retry_at: datetime | None = None
+
+
+def step_view(events: list[Event], correlation_id: str) -> StepView | None:
+    """The state of step ``correlation_id`` by the log, or ``None`` if never created."""
+    view: StepView | None = None
+    for event in events:
+        if event.correlation_id != correlation_id:
+            continue
+        if event.type == "step_created":
+            view = StepView(correlation_id, event.data.step_name, event.data.input)
+        elif view is None:
+            continue
+        elif event.type == "step_started":
+            view = replace(
+                view,
+                state="running",
+                attempt=event.data.attempt,
+                lease_until=event.data.lease_until,
+            )
+        elif event.type == "step_retrying":
+            view = replace(
+                view, state="retrying", retry_at=event.data.retry_after, lease_until=None
+            )
+        elif event.type == "step_completed":
+            view = replace(view, state="completed")
+        elif event.type == "step_failed":
+            view = replace(view, state="failed")
+    return view
 
 
 @dataclass
@@ -71,121 +116,109 @@ class _Outcome:
 
 def run_step_attempt(rt: Runtime, message: StepMessage) -> None:
     """Run one attempt of the step named by ``message``, if it is still due."""
-    run, step = rt.world.get_step(message.run_id, message.correlation_id)
-    if run is None or step is None:
-        logger.warning(
-            "step message for unknown run/step %s/%s dropped",
-            message.run_id,
-            message.correlation_id,
-        )
+    claimed = _claim(rt, message)
+    if claimed is None:
         return
-    if run.ended:
-        logger.debug(
-            "run %s already %s; step %s skipped", run.run_id, run.status, step.correlation_id
-        )
-        return
-    now = rt.clock()
-    if step.state in ("completed", "failed"):
-        # Already recorded. The workflow message that followed may have been lost
-        # (a crash right after the write), so send one more: duplicates are harmless.
-        rt.send(rt.workflow_message(run))
-        return
-    if step.state == "running" and step.lease_until and step.lease_until > now:
-        raise StepBusyError(f"step {step.correlation_id} of run {run.run_id} is running elsewhere")
-    if step.state == "retrying" and step.retry_at and step.retry_at > now:
-        rt.send(rt.step_message(run, step.correlation_id, _delay_until(step.retry_at, now)))
-        return
+    run, step, started_at = claimed
+    outcome = _execute(rt, run, step, started_at)
+    _record(rt, run, step, outcome)
 
-    attempt = step.attempt + 1
-    claimed = step.evolve(
-        state="running", attempt=attempt, lease_until=now + rt.step_lease, retry_at=None
-    )
-    started = _append_step_event(
-        rt,
-        run,
-        StepWrite(claimed, expect=(step.state, step.attempt)),
-        lambda seq: StepStarted(
+
+def _claim(rt: Runtime, message: StepMessage) -> tuple[RunRecord, StepView, datetime] | None:
+    """Record ``step_started`` for the next attempt; ``None`` when there is nothing to do."""
+    cid = message.correlation_id
+    for _ in range(MAX_CONFLICT_RETRIES):
+        run, events = rt.history(message.run_id)
+        if run is None or run.ended:
+            logger.debug("step %s of run %s: the run is gone or ended", cid, message.run_id)
+            return None
+        step = step_view(events, cid)
+        if step is None:
+            logger.warning("step message for unknown step %s of run %s dropped", cid, run.run_id)
+            return None
+        now = rt.clock()
+        if step.state in ("completed", "failed"):
+            # Already recorded. What should have followed (the next step's message...)
+            # may have been lost to a crash: re-send whatever is in flight.
+            run_workflow_turn(
+                rt,
+                WorkflowMessage(run_id=run.run_id, deployment_id=run.deployment_id),
+                redelivered=True,
+            )
+            return None
+        if step.state == "running" and step.lease_until and step.lease_until > now:
+            raise StepBusyError(f"step {cid} of run {run.run_id} is running elsewhere")
+        if step.state == "retrying" and step.retry_at and step.retry_at > now:
+            rt.send(rt.step_message(run, cid, rt.delay_seconds(step.retry_at, now)))
+            return None
+        attempt = step.attempt + 1
+        started = StepStarted(
             run_id=run.run_id,
-            seq=seq,
-            correlation_id=step.correlation_id,
+            seq=run.last_seq + 1,
+            correlation_id=cid,
             created_at=now,
-            data=StepStartedData(attempt=attempt),
-        ),
-    )
-    if started is None:
-        return
-    run = started
+            data=StepStartedData(attempt=attempt, lease_until=now + rt.step_lease),
+        )
+        batch = AppendBatch()
+        batch.add([started])
+        try:
+            seq = rt.append(run.run_id, run.last_seq, batch)
+        except ConflictError:
+            continue  # someone appended first: look again
+        return replace(run, last_seq=seq), replace(step, state="running", attempt=attempt), now
+    raise ConflictError(f"run {message.run_id}: gave up claiming step {cid}")
 
-    outcome = _execute(rt, run, claimed, now)
-    done_at = rt.clock()
-    final = claimed.evolve(
-        state="retrying" if outcome.kind == "retrying" else outcome.kind,
-        lease_until=None,
-        retry_at=outcome.retry_at,
-    )
 
-    def event(seq: int) -> Event:
+def _record(rt: Runtime, run: RunRecord, step: StepView, outcome: _Outcome) -> None:
+    """Record the attempt's outcome once, with the workflow's next decision."""
+    cid = step.correlation_id
+
+    def outcome_event(fresh: RunRecord, events: list[Event]) -> Event | None:
+        latest = step_view(events, cid)
+        if latest is None or latest.state != "running" or latest.attempt != step.attempt:
+            logger.info(
+                "step %s of run %s moved on; this attempt's outcome is dropped", cid, run.run_id
+            )
+            return None
         common: dict[str, Any] = {
-            "run_id": run.run_id,
-            "seq": seq,
-            "correlation_id": step.correlation_id,
-            "created_at": done_at,
+            "run_id": fresh.run_id,
+            "seq": fresh.last_seq + 1,
+            "correlation_id": cid,
+            "created_at": rt.clock(),
         }
         if outcome.kind == "completed":
-            return StepCompleted(
-                **common, data=StepCompletedData(result=outcome.result, attempt=attempt)
-            )
+            data = StepCompletedData(result=outcome.result, attempt=step.attempt)
+            return StepCompleted(**common, data=data)
         if outcome.kind == "failed":
             assert outcome.error is not None
             return StepFailed(**common, data=StepFailedData(error=outcome.error))
         assert outcome.retry_at is not None
-        return StepRetrying(
-            **common, data=StepRetryingData(retry_after=outcome.retry_at, error=outcome.error)
-        )
+        data_r = StepRetryingData(retry_after=outcome.retry_at, error=outcome.error)
+        return StepRetrying(**common, data=data_r)
 
-    recorded = _append_step_event(rt, run, StepWrite(final, expect=("running", attempt)), event)
-    if recorded is None:
+    if outcome.kind != "retrying":
+        advance(rt, run.run_id, lead=outcome_event)
         return
-    if outcome.kind == "retrying":
-        assert outcome.retry_at is not None
-        rt.send(
-            rt.step_message(recorded, step.correlation_id, _delay_until(outcome.retry_at, done_at))
-        )
-    else:
-        rt.send(rt.workflow_message(recorded))
-
-
-def _append_step_event(
-    rt: Runtime, run: RunRecord, write: StepWrite, make_event: Any
-) -> RunRecord | None:
-    """Append one event with its step item change; ``None`` when the step moved on."""
     for _ in range(MAX_CONFLICT_RETRIES):
+        fresh, events = rt.history(run.run_id)
+        if fresh is None or fresh.ended:
+            return
+        event = outcome_event(fresh, events)
+        if event is None:
+            return
         batch = AppendBatch()
-        batch.add([make_event(run.last_seq + 1)], [write])
+        batch.add([event])
         try:
-            seq = rt.append(run.run_id, run.last_seq, batch)
-            return replace(run, last_seq=seq)
-        except ConflictError as exc:
-            if exc.reason == "step":
-                logger.info(
-                    "step %s of run %s moved on; dropping this delivery",
-                    write.record.correlation_id,
-                    run.run_id,
-                )
-                return None
-        latest = rt.world.get_run(run.run_id)
-        if latest is None or latest.ended:
-            logger.info(
-                "run %s ended while step %s ran; its outcome is dropped",
-                run.run_id,
-                write.record.correlation_id,
-            )
-            return None
-        run = latest
-    raise ConflictError(f"run {run.run_id}: gave up after {MAX_CONFLICT_RETRIES} lost races")
+            rt.append(run.run_id, fresh.last_seq, batch)
+        except ConflictError:
+            continue
+        assert outcome.retry_at is not None
+        rt.send(rt.step_message(fresh, cid, rt.delay_seconds(outcome.retry_at)))
+        return
+    raise ConflictError(f"run {run.run_id}: gave up recording step {cid}")
 
 
-def _execute(rt: Runtime, run: RunRecord, step: StepRecord, started_at: datetime) -> _Outcome:
+def _execute(rt: Runtime, run: RunRecord, step: StepView, started_at: datetime) -> _Outcome:
     attempt = step.attempt
     try:
         definition = rt.deployments.require(run.deployment_id).get_step(step.step_name)
@@ -244,7 +277,7 @@ def _execute(rt: Runtime, run: RunRecord, step: StepRecord, started_at: datetime
         return _Outcome("retrying", error=info, retry_at=retry_at)
 
 
-def _error(exc: BaseException, step: StepRecord, fatal: bool = False) -> ErrorInfo:
+def _error(exc: BaseException, step: StepView, fatal: bool = False) -> ErrorInfo:
     base = error_info(exc)
     original = getattr(exc, "original_type", None) if isinstance(exc, FatalError) else None
     return base.model_copy(
@@ -257,7 +290,7 @@ def _error(exc: BaseException, step: StepRecord, fatal: bool = False) -> ErrorIn
     )
 
 
-def _failed(exc: BaseException, step: StepRecord, *, fatal: bool) -> _Outcome:
+def _failed(exc: BaseException, step: StepView, *, fatal: bool) -> _Outcome:
     logger.warning(
         "step %s failed for good after attempt %d: %s: %s",
         step.step_name,
@@ -307,8 +340,3 @@ def _run_in_thread(
     if "error" in box:
         raise box["error"]
     return box["value"]
-
-
-def _delay_until(moment: datetime, now: datetime) -> int:
-    seconds = (moment - now).total_seconds()
-    return max(0, min(MAX_SQS_DELAY, int(seconds + 0.999)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -34,8 +34,7 @@ from ..world import (
     Outgoing,
     RunRecord,
     RunUpdate,
-    StepRecord,
-    StepWrite,
+    Unit,
 )
 from ._runtime import MAX_CONFLICT_RETRIES
 
@@ -65,25 +64,49 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
             )
         )
         return
-    run_id = message.run_id
+    advance(rt, message.run_id, redelivered=redelivered)
+
+
+Lead = Callable[[RunRecord, list[Event]], Event | None]
+
+
+def advance(
+    rt: Runtime, run_id: str, *, redelivered: bool = False, lead: Lead | None = None
+) -> None:
+    """Replay the run, record what is new and dispatch it, retrying lost races.
+
+    Args:
+        redelivered: See :func:`run_workflow_turn`.
+        lead: Builds an event to record first, in the same write, from the fresh run
+            and log (a step attempt's outcome), or returns ``None`` when it must not be
+            recorded any more (someone else moved the step on). The decision that
+            follows is made with that event already in the log.
+    """
     conflicts: set[str] = set()
     for _ in range(MAX_CONFLICT_RETRIES):
         run, events = rt.history(run_id)
         if run is None:
-            logger.warning("workflow message for unknown run %s dropped", run_id)
+            logger.warning("message for unknown run %s dropped", run_id)
             return
         if run.ended:
             logger.debug("run %s already %s; nothing to do", run_id, run.status)
             return
+        first = lead(run, events) if lead is not None else None
+        if lead is not None and first is None:
+            return
+        leading = [first] if first is not None else []
+        seen = replace(run, last_seq=run.last_seq + len(leading))
         now = rt.clock()
-        outcome = _replay(rt, run, events, now)
-        plan = _plan(rt, run, outcome, conflicts, now)
-        if not plan.batch.units:
+        outcome = _replay(rt, seen, events + leading, now)
+        plan = _plan(rt, seen, outcome, conflicts, now)
+        units = ([Unit(leading)] if leading else []) + plan.batch.units
+        batch = AppendBatch(units=units, run_update=plan.batch.run_update)
+        if not batch.units:
             if redelivered:
                 _resend_open_work(rt, run, outcome)
             return
         try:
-            rt.append(run_id, run.last_seq, plan.batch)
+            rt.append(run_id, run.last_seq, batch)
         except ConflictError as exc:
             if exc.reason == "hook" and exc.detail:
                 conflicts.add(exc.detail)  # record the hook as conflicting, then retry
@@ -98,6 +121,7 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
         rt.send(*plan.outgoing)
         if not plan.again:
             return
+        lead = None  # recorded; replay once more for what it unblocked
     raise ConflictError(f"run {run_id}: gave up after {MAX_CONFLICT_RETRIES} attempts")
 
 
@@ -141,10 +165,8 @@ def _plan(
             cid = command.correlation_id
             if isinstance(command, ScheduleStep):
                 data = StepCreatedData(step_name=command.step_name, input=command.input)
-                step = StepRecord(run.run_id, cid, command.step_name, command.input)
                 plan.batch.add(
-                    [StepCreated(**common, seq=next_seq(), correlation_id=cid, data=data)],
-                    [StepWrite(step)],
+                    [StepCreated(**common, seq=next_seq(), correlation_id=cid, data=data)]
                 )
                 plan.outgoing.append(rt.step_message(run, cid))
             elif isinstance(command, StartTimer):
@@ -221,8 +243,7 @@ def dispose_hooks(
 def _timer_message(
     rt: Runtime, run_id: str, deployment_id: str, timer: str | None, resume_at: datetime
 ) -> Outgoing:
-    seconds = (resume_at - rt.clock()).total_seconds()
-    delay = max(0, min(rt.world.max_delay_seconds, int(seconds + 0.999)))
+    delay = rt.delay_seconds(resume_at)
     message = WorkflowMessage(
         run_id=run_id, deployment_id=deployment_id, timer=timer, resume_at=resume_at
     )

@@ -10,8 +10,6 @@ from ._base import (
     RunRecord,
     RunStatus,
     RunUpdate,
-    StepRecord,
-    StepWrite,
     Unit,
     World,
 )
@@ -26,8 +24,6 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "RunUpdate",
-    "StepRecord",
-    "StepWrite",
     "Unit",
     "World",
 ]

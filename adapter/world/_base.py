@@ -7,7 +7,7 @@ messages); everything clever lives above it in :mod:`adapter.runtime`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -17,8 +17,6 @@ from ..core.messages import Message
 RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 RUN_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled")
-
-StepState = Literal["created", "running", "retrying", "completed", "failed"]
 
 
 @dataclass(frozen=True)
@@ -44,23 +42,6 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
-class StepRecord:
-    """One step's state, so each attempt and each outcome is claimed exactly once."""
-
-    run_id: str
-    correlation_id: str
-    step_name: str
-    input: Any
-    state: StepState = "created"
-    attempt: int = 0
-    lease_until: datetime | None = None
-    retry_at: datetime | None = None
-
-    def evolve(self, **changes: Any) -> StepRecord:
-        return replace(self, **changes)
-
-
-@dataclass(frozen=True)
 class RunUpdate:
     """Fields of the run item to set together with an append."""
 
@@ -70,18 +51,6 @@ class RunUpdate:
     output: Any = None
     has_output: bool = False
     error: ErrorInfo | None = None
-
-
-@dataclass(frozen=True)
-class StepWrite:
-    """A step item written with an append: created new, or moved on from ``expect``.
-
-    ``expect`` is ``(state, attempt)`` the item must still have; ``None`` means the item
-    must not exist yet.
-    """
-
-    record: StepRecord
-    expect: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,25 +76,19 @@ class Unit:
     """Writes that must land together: an event and the items it creates or moves."""
 
     events: list[Event]
-    steps: list[StepWrite] = field(default_factory=list)
     hooks: list[HookWrite] = field(default_factory=list)
 
 
 @dataclass
 class AppendBatch:
-    """Events to append in order, with the run, step and hook item changes that go
+    """Events to append in order, with the run and hook item changes that go
     with them. Units are kept whole across transaction chunks."""
 
     units: list[Unit] = field(default_factory=list)
     run_update: RunUpdate | None = None
 
-    def add(
-        self,
-        events: Sequence[Event],
-        steps: Sequence[StepWrite] = (),
-        hooks: Sequence[HookWrite] = (),
-    ) -> None:
-        self.units.append(Unit(list(events), list(steps), list(hooks)))
+    def add(self, events: Sequence[Event], hooks: Sequence[HookWrite] = ()) -> None:
+        self.units.append(Unit(list(events), list(hooks)))
 
     @property
     def events(self) -> list[Event]:
@@ -167,12 +130,6 @@ class World(Protocol):
         """The run item and the events with ``seq > after_seq``, in order, in one read."""
         ...
 
-    def get_step(
-        self, run_id: str, correlation_id: str
-    ) -> tuple[RunRecord | None, StepRecord | None]:
-        """The run item and one step item, in one read."""
-        ...
-
     def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
         """Append events after ``expected_seq`` atomically with their item changes.
 
@@ -180,8 +137,7 @@ class World(Protocol):
 
         Raises:
             ConflictError: ``reason="seq"`` when someone appended first (reload and
-                decide again), ``reason="step"`` when a step item moved on (someone
-                else owns that step now), ``reason="hook"`` when another run holds a
+                decide again), ``reason="hook"`` when another run holds a
                 token (``detail`` is the token).
         """
         ...

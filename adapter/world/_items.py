@@ -4,13 +4,13 @@
 ``RUN#<run_id>``   ``RUN``             the run item: status, names, input, output,
                                        ``last_seq`` (the seq of its newest event)
 ``RUN#<run_id>``   ``EV#<seq:012d>``   one event; ``data`` is JSON text
-``RUN#<run_id>``   ``STEP#<corr>``     one step's state: attempt, lease, input
 ``HOOK#<token>``   ``HOOK``            which run and hook a token resumes
 ``IDEM#<key>``     ``IDEM``            which run an idempotency key started
 =================  ==================  ==============================================
 
-``EV#…`` sorts before ``RUN`` and ``STEP#…`` after it, so one query for
-``SK BETWEEN EV#<seq+1> AND RUN`` returns the new events *and* the run item.
+``EV#…`` sorts before ``RUN``, so one query for ``SK BETWEEN EV#<seq+1> AND RUN``
+returns the new events *and* the run item. A step's state is not stored apart: it is
+folded from its events.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.events import ErrorInfo, Event, parse_event
-from ._base import HookRecord, RunRecord, RunUpdate, StepRecord
+from ._base import HookRecord, RunRecord, RunUpdate
 from ._payloads import PayloadStore, dump
 
 Item = dict[str, Any]
@@ -190,38 +190,7 @@ def event_from_item(run_id: str, item: Item, store: PayloadStore) -> Event:
     )
 
 
-# --- steps and hooks ----------------------------------------------------------------------
-
-
-def step_item(record: StepRecord, store: PayloadStore) -> Item:
-    item = {
-        "PK": s(f"RUN#{record.run_id}"),
-        "SK": s(f"STEP#{record.correlation_id}"),
-        "step_name": s(record.step_name),
-        "state": s(record.state),
-        "attempt": n(record.attempt),
-        **store.pack(
-            "input", record.input, _prefix(record.run_id), f"input of step {record.step_name!r}"
-        ),
-    }
-    if record.lease_until:
-        item["lease_until"] = time(record.lease_until)
-    if record.retry_at:
-        item["retry_at"] = time(record.retry_at)
-    return item
-
-
-def step_from_item(run_id: str, item: Item, store: PayloadStore) -> StepRecord:
-    return StepRecord(
-        run_id=run_id,
-        correlation_id=get(item, "SK").removeprefix("STEP#"),
-        step_name=get(item, "step_name"),
-        input=store.unpack(item, "input"),
-        state=get(item, "state"),
-        attempt=get(item, "attempt"),
-        lease_until=get_time(item, "lease_until"),
-        retry_at=get_time(item, "retry_at"),
-    )
+# --- hooks ----------------------------------------------------------------------
 
 
 def hook_item(record: HookRecord) -> Item:

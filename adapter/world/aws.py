@@ -25,8 +25,6 @@ from ._base import (
     HookRecord,
     Outgoing,
     RunRecord,
-    StepRecord,
-    StepWrite,
     Unit,
 )
 from ._config import (
@@ -197,26 +195,6 @@ class AwsWorld:
                 events.append(items.event_from_item(run_id, item, self.payloads))
         return run, events
 
-    def get_step(
-        self, run_id: str, correlation_id: str
-    ) -> tuple[RunRecord | None, StepRecord | None]:
-        step_key = {"PK": items.s(f"RUN#{run_id}"), "SK": items.s(f"STEP#{correlation_id}")}
-        request: dict[str, Any] = {
-            self._table: {"Keys": [items.run_key(run_id), step_key], "ConsistentRead": True}
-        }
-        found: list[dict[str, Any]] = []
-        while request:
-            answer = self._ddb.batch_get_item(RequestItems=request)
-            found.extend(answer.get("Responses", {}).get(self._table, []))
-            request = answer.get("UnprocessedKeys") or {}
-        run = step = None
-        for item in found:
-            if items.get(item, "SK") == "RUN":
-                run = items.run_from_item(item, self.payloads)
-            else:
-                step = items.step_from_item(run_id, item, self.payloads)
-        return run, step
-
     def get_hook(self, token: str) -> HookRecord | None:
         item = self._ddb.get_item(
             TableName=self._table, Key=items.hook_key(token), ConsistentRead=True
@@ -249,8 +227,6 @@ class AwsWorld:
         for event in unit.events:
             item = items.event_item(event, self.payloads)
             writes.append((("event", str(event.seq)), self._put(item, "attribute_not_exists(SK)")))
-        for step in unit.steps:
-            writes.append((("step", step.record.correlation_id), self._step_write(step)))
         for hook in unit.hooks:
             role = ("hook", hook.record.token)
             if hook.delete:
@@ -285,18 +261,6 @@ class AwsWorld:
             size += unit_size
         if chunk:
             yield chunk
-
-    def _step_write(self, write: StepWrite) -> dict[str, Any]:
-        item = items.step_item(write.record, self.payloads)
-        if write.expect is None:
-            return self._put(item, "attribute_not_exists(SK)")
-        state, attempt = write.expect
-        return self._put(
-            item,
-            "#state = :state AND #attempt = :attempt",
-            names={"#state": "state", "#attempt": "attempt"},
-            values={":state": items.s(state), ":attempt": items.n(attempt)},
-        )
 
     def _put(
         self,
@@ -372,14 +336,12 @@ def _is_cancelled(exc: ClientError) -> bool:
 def _conflict(
     run_id: str, seq: int, exc: ClientError, roles: list[tuple[str, str]]
 ) -> ConflictError:
-    """Say which condition failed: the run's seq, a step item or a hook token."""
+    """Say which condition failed: the run's seq or a hook token."""
     reasons = exc.response.get("CancellationReasons", [])  # type: ignore[typeddict-item]
     failed = [roles[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
     if not failed or failed[0][0] in ("run", "event"):
         return ConflictError(f"run {run_id} moved past seq {seq}", reason="seq")
-    kind, detail = failed[0]
-    if kind == "hook":
-        return ConflictError(
-            f"hook token {detail!r} is held by another run", reason="hook", detail=detail
-        )
-    return ConflictError(f"step {detail} of run {run_id} moved on", reason="step", detail=detail)
+    _, token = failed[0]
+    return ConflictError(
+        f"hook token {token!r} is held by another run", reason="hook", detail=token
+    )

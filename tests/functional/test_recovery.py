@@ -37,9 +37,9 @@ class CrashOnSend:
         self.original(messages)
 
 
-@pytest.mark.parametrize(
-    ("kind", "nth"), [("step", 1), ("step", 2), ("workflow", 2), ("workflow", 3)]
-)
+# The 1st step message is sent by the first workflow turn; the 2nd and 3rd by step
+# invocations, right after recording a result together with the next step.
+@pytest.mark.parametrize(("kind", "nth"), [("step", 1), ("step", 2), ("step", 3)])
 def test_a_crash_between_write_and_send_is_recovered_on_redelivery(
     rt: LocalRuntime, monkeypatch: pytest.MonkeyPatch, kind: str, nth: int
 ) -> None:
@@ -51,3 +51,17 @@ def test_a_crash_between_write_and_send_is_recovered_on_redelivery(
     events = rt.events(run.run_id)
     assert_log_invariants(events)
     assert wf.calls == {"double:7": 1, "increment:14": 1, "double:15": 1}
+
+
+def test_a_crash_after_start_wrote_the_run_is_recovered_by_starting_again(
+    rt: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash = CrashOnSend(rt, "workflow", 1)
+    monkeypatch.setattr(rt.runtime.world, "send", crash)
+    with pytest.raises(ConnectionError):
+        start(wf.chain, args=[7], idempotency_key="order-7")
+    assert rt.drain() == 0  # the run is written, its first message was lost
+    again = start(wf.chain, args=[7], idempotency_key="order-7")  # a client retry
+    assert again.return_value == 30
+    assert len(rt.runtime.world.list_runs(workflow_name=None, status=None, limit=5)) == 1
+    assert_log_invariants(rt.events(again.run_id))

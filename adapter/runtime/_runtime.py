@@ -8,6 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,7 +82,7 @@ class Runtime:
         self.clock = clock
         self.step_lease = step_lease
         self._waiter = waiter
-        self._cache: OrderedDict[str, list[Event]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[RunRecord, list[Event]]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     # --- messages ----------------------------------------------------------------------
@@ -113,7 +114,17 @@ class Runtime:
 
     def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
         """Append through the world, then tell the listeners what was recorded."""
-        seq = self.world.append(run_id, expected_seq, batch)
+        try:
+            seq = self.world.append(run_id, expected_seq, batch)
+        except ConflictError:
+            with self._cache_lock:
+                self._cache.pop(run_id, None)
+            raise
+        with self._cache_lock:
+            hit = self._cache.get(run_id)
+        if hit is not None and hit[0].last_seq == expected_seq:
+            # What we wrote is the log now: the next decision needs no read.
+            self._remember(_updated(hit[0], seq, batch.run_update), hit[1] + batch.events)
         self.notify(batch.events)
         return seq
 
@@ -152,10 +163,20 @@ class Runtime:
 
     # --- history, cached per process ------------------------------------------------------
 
-    def history(self, run_id: str) -> tuple[RunRecord | None, list[Event]]:
-        """The run item and its whole event log, reading only events not cached yet."""
+    def history(self, run_id: str, *, fresh: bool = True) -> tuple[RunRecord | None, list[Event]]:
+        """The run item and its whole event log, reading only events not cached yet.
+
+        Args:
+            fresh: ``False`` returns what this process last saw (no read) when it has
+                it. Deciding from it is safe only when the decision ends in an append:
+                the append's seq condition fails if the log moved on. A decision to do
+                nothing must be confirmed with a fresh read.
+        """
         with self._cache_lock:
-            cached = list(self._cache.get(run_id, ()))
+            hit = self._cache.get(run_id)
+        if hit is not None and not fresh:
+            return hit[0], list(hit[1])
+        cached = list(hit[1]) if hit is not None else []
         for _ in range(MAX_CONFLICT_RETRIES):
             after = cached[-1].seq if cached else 0
             run, new = self.world.read(run_id, after)
@@ -166,14 +187,17 @@ class Runtime:
                 continue
             events = cached + new
             if events and events[-1].seq == run.last_seq:
-                with self._cache_lock:
-                    self._cache[run_id] = events
-                    self._cache.move_to_end(run_id)
-                    while len(self._cache) > _CACHE_RUNS:
-                        self._cache.popitem(last=False)
+                self._remember(run, events)
                 return run, events
             cached = events  # someone appended between our pages: read the rest
         raise ConflictError(f"could not read a consistent log for run {run_id}")
+
+    def _remember(self, run: RunRecord, events: list[Event]) -> None:
+        with self._cache_lock:
+            self._cache[run.run_id] = (run, events)
+            self._cache.move_to_end(run.run_id)
+            while len(self._cache) > _CACHE_RUNS:
+                self._cache.popitem(last=False)
 
     # --- runs --------------------------------------------------------------------------
 
@@ -312,3 +336,20 @@ def open_hooks(events: list[Event]) -> list[tuple[str, str]]:
         elif event.type == "hook_disposed" and event.correlation_id:
             hooks.pop(event.correlation_id, None)
     return list(hooks.items())
+
+
+def _updated(run: RunRecord, last_seq: int, update: RunUpdate | None) -> RunRecord:
+    """The run item as an append with ``update`` left it."""
+    changes: dict[str, Any] = {"last_seq": last_seq}
+    if update is not None:
+        if update.status:
+            changes["status"] = update.status
+        if update.started_at:
+            changes["started_at"] = update.started_at
+        if update.completed_at:
+            changes["completed_at"] = update.completed_at
+        if update.has_output:
+            changes["output"] = update.output
+        if update.error:
+            changes["error"] = update.error
+    return replace(run, **changes)

@@ -127,16 +127,29 @@ def run_step_attempt(rt: Runtime, message: StepMessage) -> None:
 def _claim(rt: Runtime, message: StepMessage) -> tuple[RunRecord, StepView, datetime] | None:
     """Record ``step_started`` for the next attempt; ``None`` when there is nothing to do."""
     cid = message.correlation_id
-    for _ in range(MAX_CONFLICT_RETRIES):
-        run, events = rt.history(message.run_id)
+    fresh = False  # claim from what this process last saw; the append proves it current
+    for _ in range(MAX_CONFLICT_RETRIES * 2):
+        run, events = rt.history(message.run_id, fresh=fresh)
+        step = step_view(events, cid) if run is not None else None
+        claimable = run is not None and not run.ended and step is not None
+        if not fresh and not (
+            claimable and step is not None and step.state in ("created", "retrying", "running")
+        ):
+            fresh = True  # anything but a claim is decided on a real read
+            continue
         if run is None or run.ended:
             logger.debug("step %s of run %s: the run is gone or ended", cid, message.run_id)
             return None
-        step = step_view(events, cid)
         if step is None:
             logger.warning("step message for unknown step %s of run %s dropped", cid, run.run_id)
             return None
         now = rt.clock()
+        if not fresh and (
+            (step.state == "running" and step.lease_until and step.lease_until > now)
+            or (step.state == "retrying" and step.retry_at and step.retry_at > now)
+        ):
+            fresh = True
+            continue
         if step.state in ("completed", "failed"):
             # Already recorded. What should have followed (the next step's message...)
             # may have been lost to a crash: re-send whatever is in flight.
@@ -164,7 +177,8 @@ def _claim(rt: Runtime, message: StepMessage) -> tuple[RunRecord, StepView, date
         try:
             seq = rt.append(run.run_id, run.last_seq, batch)
         except ConflictError:
-            continue  # someone appended first: look again
+            fresh = True  # someone appended first: look again
+            continue
         return replace(run, last_seq=seq), replace(step, state="running", attempt=attempt), now
     raise ConflictError(f"run {message.run_id}: gave up claiming step {cid}")
 

@@ -83,16 +83,18 @@ def advance(
             follows is made with that event already in the log.
     """
     conflicts: set[str] = set()
-    for _ in range(MAX_CONFLICT_RETRIES):
-        run, events = rt.history(run_id)
-        if run is None:
-            logger.warning("message for unknown run %s dropped", run_id)
-            return
-        if run.ended:
-            logger.debug("run %s already %s; nothing to do", run_id, run.status)
-            return
-        first = lead(run, events) if lead is not None else None
-        if lead is not None and first is None:
+    fresh = False  # decide from what this process last saw; an append proves it current
+    for _ in range(MAX_CONFLICT_RETRIES * 2):
+        run, events = rt.history(run_id, fresh=fresh)
+        first = None
+        if run is not None and not run.ended and lead is not None:
+            first = lead(run, events)
+        if run is None or run.ended or (lead is not None and first is None):
+            if not fresh:
+                fresh = True  # nothing to do? make sure with a real read
+                continue
+            if run is None:
+                logger.warning("message for unknown run %s dropped", run_id)
             return
         leading = [first] if first is not None else []
         seen = replace(run, last_seq=run.last_seq + len(leading))
@@ -100,11 +102,14 @@ def advance(
         outcome = _replay(rt, seen, events + leading, now)
         plan = _plan(rt, seen, outcome, conflicts, now)
         units = ([Unit(leading)] if leading else []) + plan.batch.units
-        batch = AppendBatch(units=units, run_update=plan.batch.run_update)
-        if not batch.units:
+        if not units:
+            if not fresh:
+                fresh = True
+                continue
             if redelivered:
                 _resend_open_work(rt, run, outcome)
             return
+        batch = AppendBatch(units=units, run_update=plan.batch.run_update)
         try:
             rt.append(run_id, run.last_seq, batch)
         except ConflictError as exc:
@@ -116,6 +121,7 @@ def advance(
                 run.last_seq,
                 exc.reason,
             )
+            fresh = True
             continue
         _log_outcome(run, outcome)
         rt.send(*plan.outgoing)

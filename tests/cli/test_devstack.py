@@ -1,0 +1,255 @@
+"""The pieces of ``adapter dev`` in-process: module resolution, the API Gateway bridge,
+the worker and the state snapshot."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapter import get_run, start
+from adapter.aws import process_sqs_event
+from adapter.devstack import (
+    DEFAULT_MODULES,
+    ApiServer,
+    DevStackError,
+    StateStore,
+    Worker,
+    _decode_attr,
+    _encode_attr,
+    api_gateway_event,
+    find_dev_file,
+    resolve_modules,
+)
+from adapter.testing import LocalRuntime
+from samples.onboarding import onboard_user
+
+from . import workflows as wf
+
+
+def test_modules_from_arguments_pyproject_or_samples(tmp_path: Path) -> None:
+    assert resolve_modules(["a.b", "c"], tmp_path) == ["a.b", "c"]
+    assert resolve_modules(None, tmp_path) == list(DEFAULT_MODULES)
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert resolve_modules([], tmp_path) == list(DEFAULT_MODULES)
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.adapter]\nmodules = ["app.flows", "app.more"]\n'
+    )
+    assert resolve_modules(None, tmp_path) == ["app.flows", "app.more"]
+    assert resolve_modules(["only.this"], tmp_path) == ["only.this"]
+
+    (tmp_path / "pyproject.toml").write_text('[tool.adapter]\nmodules = "app.flows"\n')
+    with pytest.raises(DevStackError, match="must be a list of module names"):
+        resolve_modules(None, tmp_path)
+
+
+def test_dev_file_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADAPTER_DEV_FILE", raising=False)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / ".adapter-dev.json").write_text("{}")
+    assert find_dev_file(tmp_path / "a" / "b") == tmp_path / ".adapter-dev.json"
+    monkeypatch.setenv("ADAPTER_DEV_FILE", str(tmp_path / "elsewhere.json"))
+    assert find_dev_file(tmp_path) is None
+    (tmp_path / "elsewhere.json").write_text("{}")
+    assert find_dev_file(tmp_path) == tmp_path / "elsewhere.json"
+
+
+def test_api_gateway_event_shape() -> None:
+    event = api_gateway_event(
+        "post",
+        "/runs/wrun_1/cancel?limit=5&status=running&tag=a&tag=b",
+        [
+            ("Content-Type", "application/json"),
+            ("X-Thing", "1"),
+            ("x-thing", "2"),
+            ("Cookie", "a=1; b=2"),
+            ("User-Agent", "curl/8"),
+        ],
+        b'{"x": 1}',
+        source_ip="127.0.0.9",
+        host="127.0.0.1:8000",
+    )
+    assert event["version"] == "2.0" and event["routeKey"] == "$default"
+    assert event["rawPath"] == "/runs/wrun_1/cancel"
+    assert event["rawQueryString"] == "limit=5&status=running&tag=a&tag=b"
+    assert event["queryStringParameters"] == {"limit": "5", "status": "running", "tag": "a,b"}
+    assert event["headers"] == {
+        "content-type": "application/json",
+        "x-thing": "1,2",
+        "user-agent": "curl/8",
+    }
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["body"] == '{"x": 1}' and event["isBase64Encoded"] is False
+    http = event["requestContext"]["http"]
+    assert http == {
+        "method": "POST",
+        "path": "/runs/wrun_1/cancel",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.9",
+        "userAgent": "curl/8",
+    }
+    assert event["requestContext"]["domainName"] == "127.0.0.1:8000"
+
+    binary = api_gateway_event("POST", "/hooks/t", [], b"\xff\x00")
+    assert binary["isBase64Encoded"] is True
+    assert base64.b64decode(binary["body"]) == b"\xff\x00"
+    empty = api_gateway_event("GET", "/runs", [], b"")
+    assert "body" not in empty and "queryStringParameters" not in empty
+
+
+def _http(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Any, Any]:
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, json.loads(exc.read())
+
+
+def test_the_http_api_answers_like_api_gateway(rt: LocalRuntime) -> None:
+    seen: list[tuple[str, str, int]] = []
+    server = ApiServer(0, on_request=lambda m, p, s, _t: seen.append((m, p, s)))
+    server.start()
+    try:
+        body = json.dumps({"workflow": "samples.onboarding.onboard_user", "args": ["h@t.p"]})
+        status, headers, answer = _http(f"{server.url}/runs", "POST", body.encode())
+        assert status == 202 and answer["status"] == "pending"
+        assert headers["Content-Type"] == "application/json"
+        rt.drain()
+        status, _, run = _http(f"{server.url}/runs/{answer['runId']}")
+        assert status == 200 and run["status"] == "completed"
+        assert run["output"]["user_id"] == "user_h"
+        status, _, listed = _http(f"{server.url}/runs?status=completed&limit=5")
+        assert status == 200 and [r["runId"] for r in listed["runs"]] == [answer["runId"]]
+
+        status, _, error = _http(f"{server.url}/runs", "POST", b"{nope")
+        assert status == 400 and error["error"]["code"] == "invalid_json"
+        status, _, error = _http(f"{server.url}/nowhere")
+        assert status == 404 and error["error"]["code"] == "not_found"
+        status, _, error = _http(f"{server.url}/hooks/unknown-token", "POST", b"{}")
+        assert status == 404 and error["error"]["code"] == "hook_not_found"
+
+        hooked = start(wf.waits_for_approval, args=["via-http"])
+        rt.drain()
+        status, _, resumed = _http(f"{server.url}/hooks/via-http", "POST", b'{"ok": 1}')
+        assert status == 202 and resumed == {"runId": hooked.run_id}
+        rt.drain()
+        assert hooked.return_value == {"ok": 1}
+    finally:
+        server.stop()
+    assert seen[0] == ("POST", "/runs", 202)
+    assert ("GET", "/nowhere", 404) in seen
+
+
+def test_the_http_api_never_leaks_a_stack_trace() -> None:
+    def broken(event: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    server = ApiServer(0, api=broken)
+    server.start()
+    try:
+        status, _, body = _http(f"{server.url}/runs")
+    finally:
+        server.stop()
+    assert status == 500
+    assert body == {"error": {"code": "internal_error", "message": "internal error; see logs"}}
+
+
+def _queue_depth(rt: LocalRuntime) -> int:
+    return sum(len(queue._messages) for queue in rt._queues())
+
+
+def test_the_worker_runs_messages_and_deletes_them(rt: LocalRuntime) -> None:
+    urls = [rt.env["ADAPTER_WORKFLOW_QUEUE_URL"], rt.env["ADAPTER_STEP_QUEUE_URL"]]
+    worker = Worker(urls, process=lambda event: process_sqs_event(event, None, rt.runtime))
+    worker.start()
+    try:
+        run = start(onboard_user, args=["wk@x.y"])
+        deadline = time.monotonic() + 30
+        while run.status != "completed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert get_run(run.run_id).status == "completed"
+    finally:
+        assert worker.stop() == []
+    assert worker.processed >= 4  # at least one invocation per step
+    assert _queue_depth(rt) == 0
+
+
+@pytest.mark.parametrize("outcome", ["reported", "crashed"])
+def test_the_worker_leaves_failed_messages_for_redelivery(
+    rt: LocalRuntime, outcome: str, tmp_path: Path
+) -> None:
+    def process(event: dict[str, Any]) -> dict[str, Any]:
+        if outcome == "crashed":
+            raise RuntimeError("the invocation died")
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+    urls = [rt.env["ADAPTER_WORKFLOW_QUEUE_URL"], rt.env["ADAPTER_STEP_QUEUE_URL"]]
+    worker = Worker(urls, process=process)
+    worker.start()
+    try:
+        start(onboard_user, args=["f@x.y"])
+        deadline = time.monotonic() + 10
+        while worker.processed < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert worker.processed == 1
+    assert _queue_depth(rt) == 1  # still there, invisible until its visibility timeout
+    [waiting] = worker.redelivering()
+
+    # A snapshot keeps such a message waiting; any other received one was in flight and
+    # its invocation died with the process, so it is due at once.
+    store = StateStore(tmp_path, prefix=rt.env["ADAPTER_TABLE_NAME"].removesuffix("-runs"))
+    store.save(rt.env, redelivering=[waiting])
+    [kept] = json.loads(store.path.read_text())["queues"][f"{store.prefix}-workflow"]
+    assert kept["due_ms"] > time.time() * 1000 + 30_000  # the 60 s visibility timeout
+    store.save(rt.env)
+    [due] = json.loads(store.path.read_text())["queues"][f"{store.prefix}-workflow"]
+    assert due["due_ms"] <= time.time() * 1000
+
+
+def test_binary_attributes_survive_the_snapshot_encoding() -> None:
+    item = {"PK": {"S": "x"}, "blob": {"B": b"\x00\xff"}, "set": {"BS": [b"a", b"b"]}}
+    encoded = _encode_attr(item)
+    assert json.loads(json.dumps(encoded)) == encoded
+    assert _decode_attr(encoded) == item
+
+
+def test_state_snapshot_round_trip(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state", prefix="snap")
+    with LocalRuntime(prefix="snap") as first:
+        run = start(wf.naps_between_notes)
+        first.drain(skip_time=False)  # asleep: a delayed message waits in the queue
+        assert run.status == "running"
+        counts = store.save(first.env)
+        env = dict(first.env)
+    assert counts["messages"] == 1 and counts["items"] > 0
+    saved = json.loads(store.path.read_text())
+    [message] = saved["queues"]["snap-workflow"]
+    assert message["due_ms"] > time.time() * 1000  # the sleep's timer, not due yet
+
+    with LocalRuntime(prefix="snap") as second:
+        assert second.env == env
+        summary = store.restore(second.env)
+        assert summary is not None
+        assert (summary.runs, summary.messages) == (1, 1)
+        assert get_run(run.run_id).status == "running"
+        second.drain()
+        assert get_run(run.run_id).return_value == ["before", "after"]
+        types = [e.type for e in second.events(run.run_id)]
+        assert types.count("step_completed") == 2 and types[-1] == "run_completed"
+
+    assert StateStore(tmp_path / "empty").restore(env) is None
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "moto-state.json").write_text("{")
+    with pytest.raises(DevStackError, match="cannot read the saved state"):
+        StateStore(tmp_path / "bad").restore(env)

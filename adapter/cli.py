@@ -326,9 +326,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 def _record(run: Any) -> Any:
-    # The RunRecord a Run handle already holds (list_runs and get_run fill it); the HTTP
-    # API reads it the same way. Run has no public accessor for the idempotency key.
-    return run._fixed()
+    # The RunRecord a Run handle already holds (list_runs and get_run fill it).
+    return run.record()
 
 
 _PROGRESS = {"pending": 0, "running": 1}
@@ -349,13 +348,13 @@ def _unique(records: Sequence[Any]) -> list[Any]:
 
 
 def _run_json(record: Any) -> dict[str, Any]:
-    from .aws._http import run_json
+    from .runtime import run_json
 
     return run_json(record)
 
 
 def _event_json(event: Any) -> dict[str, Any]:
-    from .aws._http import event_json
+    from .runtime import event_json
 
     return event_json(event)
 

@@ -19,21 +19,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from ..core import serde
 from ..core.errors import (
     HookNotFoundError,
     RunNotFoundError,
     SerializationError,
     WorkflowNotRegisteredError,
 )
-from ..core.events import Event
 from ..runtime import (
     DeploymentNotFoundError,
     Run,
     current_runtime,
+    event_json,
     get_run,
     list_runs,
     resume_hook,
+    run_json,
     start,
 )
 from ..world import RUN_STATUSES, RunRecord
@@ -64,43 +64,6 @@ class StartRunBody(_Body):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     deployment_id: str | None = Field(default=None, max_length=128)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)
-
-
-def run_json(record: RunRecord) -> dict[str, Any]:
-    """A run as the API shows it."""
-    body: dict[str, Any] = {
-        "runId": record.run_id,
-        "workflowName": record.workflow_name,
-        "deploymentId": record.deployment_id,
-        "status": record.status,
-        "input": serde.to_plain(record.input),
-        "createdAt": record.created_at.isoformat(),
-        "startedAt": record.started_at.isoformat() if record.started_at else None,
-        "completedAt": record.completed_at.isoformat() if record.completed_at else None,
-    }
-    if record.status == "completed":
-        body["output"] = serde.to_plain(record.output)
-    if record.error is not None:
-        body["error"] = {"type": record.error.type, "message": record.error.message}
-    return body
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    """An event as the API shows it (payloads as plain JSON)."""
-    data = event.data.model_dump(mode="json")
-    for key in ("input", "result", "output", "payload", "metadata"):
-        if key in data:
-            data[key] = serde.to_plain(data[key])
-    if isinstance(data.get("error"), dict):
-        data["error"].pop("stack", None)  # stack traces stay in the log, not the API
-    return {
-        "runId": event.run_id,
-        "seq": event.seq,
-        "type": event.type,
-        "correlationId": event.correlation_id,
-        "createdAt": event.created_at.isoformat(),
-        "data": data,
-    }
 
 
 def _json_body(router: Router) -> Any:
@@ -192,7 +155,7 @@ def post_hook(token: str) -> Response[str]:
 
 
 def _record(run: Run) -> RunRecord:
-    return run._fixed()
+    return run.record()
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -16,6 +16,7 @@ from ._client import (
 from ._runtime import DeploymentNotFoundError, Deployments, Runtime, utc_now
 from ._step import StepBusyError, backoff_delay, run_step_attempt
 from ._turn import run_workflow_turn
+from ._views import event_json, run_json
 
 __all__ = [
     "DeploymentNotFoundError",
@@ -28,11 +29,13 @@ __all__ = [
     "current_runtime",
     "deactivate",
     "env_runtime",
+    "event_json",
     "forward_payload",
     "get_run",
     "list_runs",
     "reset_env_runtime",
     "resume_hook",
+    "run_json",
     "run_step_attempt",
     "run_workflow_turn",
     "start",

@@ -74,7 +74,7 @@ def _build_env_runtime() -> Runtime:
         deployments = Deployments(version, {version: default_registry}, function=function)
     else:
         alias = os.environ.get("ADAPTER_DEFAULT_DEPLOYMENT") or "live"
-        deployments = Deployments(function.resolve(alias), {}, function=function)
+        deployments = Deployments(lambda: function.resolve(alias), {}, function=function)
 
     def forward(message: Message, receive_count: int) -> None:
         function.invoke_async(message.deployment_id, forward_payload(message, receive_count))
@@ -140,6 +140,10 @@ class Run:
     def _fresh(self) -> RunRecord:
         self._record = self._rt.get_record(self.run_id)
         return self._record
+
+    def record(self) -> RunRecord:
+        """The stored run item (idempotency key, input, output...) as last read."""
+        return self._fixed()
 
     @property
     def workflow_name(self) -> str:

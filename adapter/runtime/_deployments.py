@@ -9,7 +9,7 @@ configured.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ..core import Registry
@@ -23,7 +23,9 @@ class Deployments:
     """Resolve deployment ids and find the code for a version.
 
     Args:
-        current: The version this process runs as: the default for new runs.
+        current: The version this process runs as: the default for new runs. A
+            callable is resolved on first use (a client resolving the ``live`` alias
+            needs no Lambda call until it starts a run).
         registries: The code loaded here, per version. A version missing here is
             served elsewhere (another Lambda version): its messages are forwarded.
         function: Resolve through the Lambda API. Without it, ``aliases`` and the keys
@@ -33,16 +35,23 @@ class Deployments:
 
     def __init__(
         self,
-        current: str,
+        current: str | Callable[[], str],
         registries: Mapping[str, Registry],
         *,
         function: LambdaFunction | None = None,
         aliases: Mapping[str, str] | None = None,
     ) -> None:
-        self.current = current
+        self._current = current
         self.registries = dict(registries)
         self.function = function
         self.aliases = dict(aliases or {})
+
+    @property
+    def current(self) -> str:
+        """The version this process runs as."""
+        if callable(self._current):
+            self._current = self._current()
+        return self._current
 
     def resolve(self, requested: str | None) -> str:
         """Turn ``None``, ``"latest"``, an alias or a version into a version.

@@ -147,8 +147,9 @@ class AwsWorld:
             found = [
                 r for st in statuses for r in self._query_index("by_status", "status", st, limit)
             ]
-        found.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
-        return found[:limit]
+        # A run whose status changed between two index queries shows up twice.
+        unique = {r.run_id: r for r in found}.values()
+        return sorted(unique, key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
 
     def _query_index(
         self, index: str, key: str, value: str, limit: int, status_filter: str | None = None

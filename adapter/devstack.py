@@ -572,6 +572,66 @@ def api_gateway_event(
     return event
 
 
+UI_DIR = Path(__file__).resolve().parent / "ui"
+UI_PREFIX = "/ui"
+UI_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
+# The page only talks to the API it is told about (same origin, or ?api=): no inline
+# code, no third-party anything.
+UI_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' http: https:; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def ui_response(method: str, target: str) -> tuple[int, dict[str, str], bytes] | None:
+    """The answer to a request for the run inspector page (``/ui/`` and its assets), or
+    ``None`` when ``target`` is not under ``/ui``.
+
+    Assets are the files of the package's ``ui`` folder, served flat (no subfolders,
+    no dotfiles), with their content type.
+    """
+    parts = urlsplit(target)
+    path = unquote(parts.path)
+    if path != UI_PREFIX and not path.startswith(UI_PREFIX + "/"):
+        return None
+    plain = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    if method not in ("GET", "HEAD"):
+        return 405, {**plain, "Allow": "GET, HEAD"}, b"method not allowed\n"
+    if path == UI_PREFIX:  # relative asset URLs need the trailing slash
+        location = UI_PREFIX + "/" + (f"?{parts.query}" if parts.query else "")
+        return 308, {**plain, "Location": location}, b""
+    name = path[len(UI_PREFIX) + 1 :] or "index.html"
+    suffix = Path(name).suffix.lower()
+    file = UI_DIR / name
+    if (
+        "/" in name
+        or "\\" in name
+        or name.startswith(".")
+        or suffix not in UI_CONTENT_TYPES
+        or not file.is_file()
+    ):
+        return 404, plain, f"no such file: {path}\n".encode()
+    headers = {
+        "Content-Type": UI_CONTENT_TYPES[suffix],
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if suffix == ".html":
+        headers["Content-Security-Policy"] = UI_CSP
+        headers["Referrer-Policy"] = "no-referrer"
+    return 200, headers, file.read_bytes()
+
+
 def default_api_handler(event: dict[str, Any]) -> dict[str, Any]:
     """What the Lambda function does with an API Gateway event."""
     from .aws import handler
@@ -589,6 +649,12 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         began = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        page = ui_response(self.command, self.path)
+        if page is not None:
+            self._send(*page)
+            if type(self).on_request is not None:
+                type(self).on_request(self.command, self.path, page[0], time.perf_counter() - began)  # type: ignore[misc]
+            return
         event = api_gateway_event(
             self.command,
             self.path,
@@ -630,6 +696,15 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         if type(self).on_request is not None:
             type(self).on_request(self.command, self.path, status, time.perf_counter() - began)  # type: ignore[misc]
+
+    def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
@@ -1092,6 +1167,7 @@ class DevStack:
         lines = [
             "adapter dev stack is up",
             f"  HTTP API   {self.info.api_url}",
+            f"  inspector  {self.info.api_url}{UI_PREFIX}/",
             f"  moto       {self.info.endpoint_url}",
             f"  state      {state}",
             f"  modules    {', '.join(self.modules)}",

@@ -16,6 +16,7 @@ import threading
 import uuid
 import zipfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,7 @@ from unittest import mock
 
 import boto3
 
+from ._moto import tune_moto
 from .core import Registry, default_registry
 from .core.durations import DurationLike, parse_duration
 from .core.errors import DeploymentNotFoundError, RunTimeoutError
@@ -39,31 +41,6 @@ _REGION = "us-east-1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Below SQS's default 4-day retention, which moto enforces on the virtual clock too.
 _MAX_LOCAL_DELAY = 24 * 3600
-
-
-_moto_lock = threading.RLock()
-
-
-def make_moto_writes_atomic() -> None:
-    """Serialize moto's DynamoDB writes, as DynamoDB itself does.
-
-    moto checks a transaction's conditions and then writes, with no lock between: two
-    threads (or a threaded moto server) can both pass ``last_seq = :expected`` and both
-    write, which real DynamoDB never allows. Idempotent; applies to the whole process.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    for name in ("transact_write_items", "put_item", "update_item", "delete_item"):
-        original = getattr(DynamoDBBackend, name)
-        if getattr(original, "_adapter_locked", False):
-            continue
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _moto_lock:
-                return __original(self, *args, **kwargs)
-
-        locked._adapter_locked = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, locked)
 
 
 class VirtualClock:
@@ -123,6 +100,8 @@ class LocalRuntime:
         self._mock: Any = None
         self._in_flight: set[str] = set()
         self._lock = threading.RLock()
+        # Enough for invocations nested in waiting steps (each level holds one).
+        self._invokers = ThreadPoolExecutor(max_workers=64, thread_name_prefix="invoke")
         self._runtimes: dict[str, Runtime] = {}
         self._aliases: dict[str, str] = {}
         self.env: dict[str, str] = {}
@@ -157,7 +136,7 @@ class LocalRuntime:
             patcher = mock.patch(f"moto.sqs.models.{name}", fn)
             patcher.start()
             self._patches.append(patcher)
-        make_moto_writes_atomic()
+        tune_moto()  # atomic, and as fast on a big table as on an empty one
         self._mock = mock_aws()
         self._mock.start()
         self.env = create_resources(self._prefix)
@@ -180,6 +159,7 @@ class LocalRuntime:
         tb: TracebackType | None,
     ) -> None:
         deactivate(self.runtime)
+        self._invokers.shutdown(wait=False)
         reset_env_runtime()
         if self._mock is not None:
             self._mock.stop()
@@ -359,7 +339,9 @@ class LocalRuntime:
         processed = 0
         while True:
             received = 0
-            for url, arn in self._queue_arns():
+            for (url, arn), queue in zip(self._queue_arns(), self._queues(), strict=True):
+                if not self._receivable(queue):
+                    continue  # spare an empty ReceiveMessage (the ESM's cost, not ours)
                 with self._lock:
                     self._hold_in_flight()
                     answer = sqs.receive_message(
@@ -397,9 +379,10 @@ class LocalRuntime:
 
         self._in_flight.add(raw["MessageId"])
         try:
-            thread = threading.Thread(target=invoke, name=f"invoke-{raw['MessageId'][:8]}")
-            thread.start()
-            thread.join()
+            # Its own thread, as if its own invocation: a step that waits for another run
+            # drives this runtime from inside, with an event loop of its own. Threads are
+            # pooled (reused) but never shared by two invocations at once.
+            self._invokers.submit(invoke).result()
         finally:
             self._in_flight.discard(raw["MessageId"])
         if "error" in box:
@@ -408,6 +391,11 @@ class LocalRuntime:
         failed = {f["itemIdentifier"] for f in box["response"].get("batchItemFailures", [])}
         if raw["MessageId"] not in failed:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=raw["ReceiptHandle"])
+
+    def _receivable(self, queue: Any) -> bool:
+        return any(
+            m.visible and not m.delayed and m.id not in self._in_flight for m in queue._messages
+        )
 
     def _queue_arns(self) -> list[tuple[str, str]]:
         return [

@@ -1,0 +1,141 @@
+"""Make moto's DynamoDB behave like DynamoDB under load: atomic and table-size independent.
+
+Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
+
+* **Atomic writes.** moto checks a transaction's conditions and then writes, with no
+  lock between: two threads (or a threaded moto server) can both pass
+  ``last_seq = :expected`` and both write, which DynamoDB never allows. Writes are
+  serialized here.
+* **Transactions cost what they touch.** moto deep-copies every table a transaction
+  names before writing, to roll back on failure: a write costs O(table size), and a run
+  of n steps O(n^2). The backup becomes an undo log of the items the transaction names.
+* **Queries cost their partition.** A base-table ``Query`` in moto sorts every item of
+  the table and then keeps the requested partition; here it looks at that partition only
+  (plus one neighbour on each side, which moto's paging inspects), in the same order.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import types
+from typing import Any
+
+_lock = threading.RLock()
+_installed = False
+_partition = threading.local()
+
+
+def tune_moto() -> None:
+    """Install the three changes above for this process (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _install()
+        _installed = True
+
+
+def _install() -> None:
+    import moto.dynamodb.models as backend_module
+    from moto.dynamodb.comparisons import get_comparison_func
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    def _no_table_backup(value: Any, memo: Any = None) -> Any:
+        # The whole-table backup becomes the table itself (restoring it is a no-op);
+        # the undo log below does the restoring.
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    backend_module.copy = types.SimpleNamespace(  # type: ignore[assignment]
+        deepcopy=_no_table_backup, copy=copy.copy
+    )
+
+    transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        with _lock:
+            undo = []
+            for entry in transact_items:
+                try:
+                    _, op = next(iter(entry.items()))
+                    table = self.tables.get(op.get("TableName"))
+                    if table is None:
+                        continue
+                    attrs = op["Item"] if "Item" in op else op.get("Key", {})
+                    hash_key = DynamoType(attrs[table.hash_key_attr])
+                    range_key = (
+                        DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+                    )
+                    before = table.get_item(hash_key, range_key)
+                except Exception:  # a malformed entry: moto refuses it before writing
+                    continue
+                undo.append((table, hash_key, range_key, copy.deepcopy(before)))
+            try:
+                return transact(self, transact_items)
+            except BaseException:
+                for table, hash_key, range_key, before in reversed(undo):
+                    if before is None:
+                        table.delete_item(hash_key, range_key)
+                    elif range_key is not None:
+                        table.items[hash_key][range_key] = before
+                    else:
+                        table.items[hash_key] = before
+                raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
+
+    query = Table.query
+    all_items = Table.all_items
+
+    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        range_comparison = kwargs.get("range_comparison", args[0] if args else None)
+        range_objs = kwargs.get("range_objs", args[1] if len(args) > 1 else None)
+        previous = getattr(_partition, "key", None)
+        _partition.key = (self, hash_key, range_comparison, range_objs)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.key = previous
+
+    def partition_items(self: Any) -> list[Any]:
+        hint = getattr(_partition, "key", None)
+        if hint is None or hint[0] is not self:
+            return all_items(self)  # type: ignore[no-any-return]
+        _, hash_key, range_comparison, range_objs = hint
+        if not self.range_key_attr:
+            item = self.items.get(hash_key)
+            return [item] if item is not None else []
+        native = (
+            (lambda v: v.value) if self.range_key_type in ("S", "B") else (lambda v: v.cast_value)
+        )
+        partition = sorted(
+            (self.items.get(hash_key) or {}).values(), key=lambda item: native(item.range_key)
+        )
+        if not range_comparison:
+            return partition
+        test = get_comparison_func(range_comparison)
+        bounds = [native(obj) for obj in range_objs or ()]
+        hits = [n for n, item in enumerate(partition) if test(native(item.range_key), *bounds)]
+        if not hits:
+            return []
+        # Key conditions select a contiguous slice of the sorted partition. moto checks
+        # its page limit before the key condition, so keep one neighbour on each side.
+        return partition[max(hits[0] - 1, 0) : hits[-1] + 2]
+
+    Table.query = partition_query  # type: ignore[method-assign]
+    Table.all_items = partition_items  # type: ignore[method-assign]
+
+
+def _locked(method: Any) -> Any:
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return method(self, *args, **kwargs)
+
+    return locked

@@ -53,6 +53,8 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ._moto import tune_moto
+
 logger = logging.getLogger("adapter.dev")
 
 DEFAULT_MODULES = ("samples.onboarding", "samples.orders", "samples.fanout")
@@ -240,6 +242,7 @@ class MotoServer:
         check_port_free(self.requested_port, "--moto-port")
         # werkzeug logs every request at INFO: thousands of lines for nothing.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        tune_moto()  # its DynamoDB atomic, and as fast on a big table as on an empty one
         server = _moto_server_class()(ip_address=HOST, port=self.requested_port, verbose=False)
         server.start()
         if server.bind_error is not None:

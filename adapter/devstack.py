@@ -57,7 +57,13 @@ from ._moto import tune_moto
 
 logger = logging.getLogger("adapter.dev")
 
-DEFAULT_MODULES = ("samples.onboarding", "samples.orders", "samples.fanout")
+DEFAULT_MODULES = (
+    "samples.onboarding",
+    "samples.orders",
+    "samples.fanout",
+    "samples.approval",
+    "samples.payments",
+)
 DEFAULT_PORT = 8000
 DEFAULT_MOTO_PORT = 5001
 DEFAULT_PREFIX = "adapter-dev"

@@ -8,6 +8,6 @@ of your own looks the same: import your workflows, re-export the handler.
 from __future__ import annotations
 
 from adapter.aws import handler
-from samples import fanout, onboarding, orders  # noqa: F401  (registered at import)
+from samples import approval, fanout, onboarding, orders, payments  # noqa: F401  (registered)
 
 __all__ = ["handler"]

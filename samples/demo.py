@@ -12,11 +12,15 @@ import logging
 import time
 from typing import Any
 
-from adapter import Run, get_run, list_runs, start
+from adapter import Run, get_run, list_runs, resume_hook, start
 from adapter.testing import LocalRuntime
-from samples.fanout import process_batch
+from samples import payments
+from samples.approval import request_approval
+from samples.fanout import process_batch, process_large_batch
 from samples.onboarding import onboard_user
 from samples.orders import fulfill_order
+
+LARGE_FAN_OUT = 200  # `python -m benchmarks` runs 1,000
 
 
 def show(rt: LocalRuntime, title: str, run: Run) -> Any:
@@ -53,7 +57,31 @@ def main() -> None:
             "fan-out (30 child runs, failures reported)",
             start(process_batch, args=[list(range(30))]),
         )
-        runs = list_runs(limit=1000)
+
+        payments.GATEWAY_CALLS.clear()
+        show(
+            rt,
+            "payment (a flaky gateway, retried safely)",
+            start(payments.pay, args=["ada@example.com", 1999]),
+        )
+
+        approval = start(request_approval, args=["order-42"])
+        rt.drain(skip_time=False)  # until it waits for the approver
+        token = next(e.data.token for e in rt.events(approval.run_id) if e.type == "hook_created")
+        resume_hook(token, {"approved": True, "by": "grace"})  # what POST /hooks/{token} does
+        show(rt, "approval (webhook answered before the deadline)", approval)
+        show(
+            rt,
+            "approval (nobody answered: the 3-day deadline won)",
+            start(request_approval, args=["order-43"]),
+        )
+
+        fan_out_began = time.perf_counter()
+        large = start(process_large_batch, args=[LARGE_FAN_OUT, 100])
+        show(rt, f"large fan-out ({LARGE_FAN_OUT} child runs in chunks, polled)", large)
+        print(f"   wall   : {time.perf_counter() - fan_out_began:.1f}s")
+
+        runs = list_runs(limit=5000)
         print(f"\n{len(runs)} runs in {time.perf_counter() - began:.2f}s")
 
 

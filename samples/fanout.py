@@ -70,7 +70,7 @@ async def poll_chunk(run_ids: list[str]) -> dict[str, object]:
     runs = [get_run(run_id) for run_id in run_ids]
     waiting = sum(1 for run in runs if run.status in ("pending", "running"))
     if waiting:
-        raise RetryableError(f"{waiting} children still running", retry_after="2s")
+        raise RetryableError(f"{waiting} children still running", retry_after="10s")
     succeeded: list[int] = []
     failed: dict[str, str] = {}
     for run in runs:

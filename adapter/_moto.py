@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 _lock = threading.RLock()
@@ -48,7 +49,7 @@ def _install() -> None:
         # the undo log below does the restoring.
         return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
-    backend_module.copy = types.SimpleNamespace(  # type: ignore[assignment]
+    backend_module.copy = types.SimpleNamespace(  # type: ignore[attr-defined, assignment]
         deepcopy=_no_table_backup, copy=copy.copy
     )
 
@@ -107,12 +108,12 @@ def _install() -> None:
     def partition_items(self: Any) -> list[Any]:
         hint = getattr(_partition, "key", None)
         if hint is None or hint[0] is not self:
-            return all_items(self)  # type: ignore[no-any-return]
+            return all_items(self)
         _, hash_key, range_comparison, range_objs = hint
         if not self.range_key_attr:
             item = self.items.get(hash_key)
             return [item] if item is not None else []
-        native = (
+        native: Callable[[Any], Any] = (
             (lambda v: v.value) if self.range_key_type in ("S", "B") else (lambda v: v.cast_value)
         )
         partition = sorted(

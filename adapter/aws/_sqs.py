@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -60,12 +60,13 @@ def process_sqs_event(
         finally:
             logger.remove_keys(["run_id", "kind"])
 
-    return process_partial_response(
+    response = process_partial_response(
         event=event,
         record_handler=record_handler,
         processor=processor,
-        context=context,  # type: ignore[arg-type]
+        context=context,
     )
+    return cast(dict[str, Any], response)
 
 
 def max_receive_count() -> int:

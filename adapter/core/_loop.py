@@ -15,12 +15,14 @@ import collections
 import contextvars
 from asyncio import events
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 from .errors import WorkflowContextError
 
 _T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 
 class TimerSource(Protocol):
@@ -70,22 +72,27 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
 
     def call_soon(
         self,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
         handle = asyncio.Handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
 
-    def call_soon_threadsafe(self, *args: Any, **kwargs: Any) -> asyncio.Handle:
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
         raise WorkflowContextError("workflow code cannot be woken from another thread")
 
     def call_at(
         self,
         when: float,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         if self._timers is None:
@@ -105,8 +112,8 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
     def call_later(
         self,
         delay: float,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         return self.call_at(self._time + delay, callback, *args, context=context)
@@ -166,7 +173,9 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
     def set_exception_handler(self, handler: Any) -> None:
         raise WorkflowContextError("workflow loops do not take exception handlers")
 
-    def run_in_executor(self, *args: Any, **kwargs: Any) -> Any:
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[[*_Ts], _T], *args: *_Ts
+    ) -> asyncio.Future[_T]:
         raise WorkflowContextError(
             "workflow code cannot use executors or threads; put I/O in a @step"
         )

@@ -68,7 +68,7 @@ class Registry:
 
     @overload
     def workflow(
-        self, *, name: str | None = None
+        self, /, *, name: str | None = None
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def workflow(self, fn: Any = None, /, *, name: str | None = None) -> Any:
@@ -104,7 +104,7 @@ class Registry:
 
     @overload
     def step(
-        self, *, name: str | None = None, max_retries: int = DEFAULT_MAX_RETRIES
+        self, /, *, name: str | None = None, max_retries: int = DEFAULT_MAX_RETRIES
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def step(

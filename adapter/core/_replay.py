@@ -35,7 +35,7 @@ from .errors import (
     WorkflowContextError,
     _SuspendTurn,
 )
-from .events import ErrorInfo, Event, RunCreated
+from .events import ErrorInfo, Event, HookCreated, RunCreated, StepCreated, WaitCreated
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,9 @@ class WorkflowTurn:
         self._created = created
         self._webhook_base_url = webhook_base_url
         self._now = created.created_at
-        self._loop = WorkflowLoop(created.created_at.timestamp(), timers=self)
+        # typeshed marks all of AbstractEventLoop abstract; at runtime it is no ABC, and
+        # what WorkflowLoop leaves out raises NotImplementedError, as asyncio's base does.
+        self._loop = WorkflowLoop(created.created_at.timestamp(), timers=self)  # type: ignore[abstract]
         self._rng = _random.Random(created.run_id)
         self._counter = 0
         self._futures: dict[str, asyncio.Future[Any]] = {}
@@ -327,11 +329,11 @@ class WorkflowTurn:
 
     def _outcome(self, main: asyncio.Task[Any]) -> TurnOutcome:
         recorded = {correlation_id(_describe(e)[0], i): e for i, e in self._recorded.items()}
-        open_ids = [cid for cid in recorded if cid not in self._ended]
+        open_events = [(cid, e) for cid, e in recorded.items() if cid not in self._ended]
         hooks = [
-            (cid, recorded[cid].data.token)
-            for cid in open_ids
-            if recorded[cid].type == "hook_created" and not recorded[cid].data.conflict
+            (cid, e.data.token)
+            for cid, e in open_events
+            if isinstance(e, HookCreated) and not e.data.conflict
         ]
         if self._failure is not None:
             return TurnOutcome("failed", error=error_info(self._failure), hooks=hooks)
@@ -357,12 +359,8 @@ class WorkflowTurn:
         return TurnOutcome(
             "suspended",
             commands=commands,
-            in_flight=[c for c in open_ids if recorded[c].type == "step_created"],
-            timers=[
-                (c, recorded[c].data.resume_at)
-                for c in open_ids
-                if recorded[c].type == "wait_created"
-            ],
+            in_flight=[c for c, e in open_events if isinstance(e, StepCreated)],
+            timers=[(c, e.data.resume_at) for c, e in open_events if isinstance(e, WaitCreated)],
             hooks=hooks,
         )
 
@@ -385,7 +383,7 @@ class WorkflowTurn:
             for task in asyncio.all_tasks(self._loop):
                 coro = task.get_coro()
                 try:
-                    coro.close()  # type: ignore[union-attr]
+                    coro.close()
                 except (RuntimeError, _SuspendTurn, WorkflowContextError):
                     logger.debug("workflow code resisted closing in turn of %s", task)
         self._loop.close()

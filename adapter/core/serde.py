@@ -164,7 +164,7 @@ def _decode(tree: Any) -> Any:
     tag = tree.get(_TAG)
     if tag is None:
         return {key: _decode(item) for key, item in tree.items()}
-    raw = tree.get("v")
+    raw: Any = tree.get("v")
     if tag == "dict":
         return {key: _decode(item) for key, item in raw.items()}
     if tag == "tuple":

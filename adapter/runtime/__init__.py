@@ -1,5 +1,6 @@
 """The runtime: workflow turns and step attempts against a world, and the client API."""
 
+from ..core.errors import DeploymentNotFoundError
 from ._client import (
     Run,
     activate,
@@ -13,7 +14,8 @@ from ._client import (
     resume_hook,
     start,
 )
-from ._runtime import DeploymentNotFoundError, Deployments, Runtime, utc_now
+from ._deployments import Deployments
+from ._runtime import Runtime, utc_now
 from ._step import StepBusyError, backoff_delay, run_step_attempt
 from ._turn import run_workflow_turn
 from ._views import event_json, run_json

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from ..core import CreateHook, ScheduleStep, StartTimer, TurnOutcome, WorkflowTurn, error_info
 from ..core.errors import ConflictError, NotFoundError
@@ -42,6 +42,13 @@ if TYPE_CHECKING:
     from ._runtime import Runtime
 
 logger = logging.getLogger(__name__)
+
+
+class _Common(TypedDict):
+    """The fields every event of one turn shares."""
+
+    run_id: str
+    created_at: datetime
 
 
 def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: bool = False) -> None:
@@ -165,7 +172,7 @@ def _plan(
     if run.status == "pending":
         started_at = now
         plan.batch.add([RunStarted(run_id=run.run_id, seq=next_seq(), created_at=now)])
-    common = {"run_id": run.run_id, "created_at": now}
+    common: _Common = {"run_id": run.run_id, "created_at": now}
     if outcome.status == "suspended":
         for command in outcome.commands:
             cid = command.correlation_id

@@ -338,7 +338,7 @@ def _conflict(
     run_id: str, seq: int, exc: ClientError, roles: list[tuple[str, str]]
 ) -> ConflictError:
     """Say which condition failed: the run's seq or a hook token."""
-    reasons = exc.response.get("CancellationReasons", [])  # type: ignore[typeddict-item]
+    reasons = exc.response.get("CancellationReasons", [])
     failed = [roles[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
     if not failed or failed[0][0] in ("run", "event"):
         return ConflictError(f"run {run_id} moved past seq {seq}", reason="seq")

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SAM    := .venv-sam/bin/sam
 HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -26,11 +26,16 @@ $(SAM):
 	.venv-sam/bin/python -m pip install --quiet --upgrade pip
 	.venv-sam/bin/python -m pip install --quiet 'aws-sam-cli>=1.100'
 
+# The browser tests (tests/browser) drive Debian's chromium, never a downloaded browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
 demo: $(VENV)/.local-$(HASH)
 	$(BIN)/python -m samples.demo
 
-test: $(VENV)/.test-$(HASH) $(SAM)
+test: $(VENV)/.test-$(HASH) $(SAM) chromium
 	$(BIN)/ruff check adapter samples tests infra
+	$(BIN)/mypy adapter
 	SAM_CLI=$(CURDIR)/$(SAM) $(BIN)/python -m pytest
 
 lint: $(VENV)/.test-$(HASH)

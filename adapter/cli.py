@@ -61,7 +61,6 @@ OUTCOME_STYLES = {
     "unfinished": ("⊘", "magenta"),
 }
 BAR_WIDTH = 24
-CHILD_SCAN_LIMIT = 1000
 
 app = typer.Typer(
     name="adapter",
@@ -330,23 +329,6 @@ def _record(run: Any) -> Any:
     return run.record()
 
 
-_PROGRESS = {"pending": 0, "running": 1}
-
-
-def _unique(records: Sequence[Any]) -> list[Any]:
-    """Drop duplicate runs, keeping the most advanced status of each.
-
-    An unfiltered list is merged from one index query per status; a run that changed
-    status between two of those queries comes back twice.
-    """
-    best: dict[str, Any] = {}
-    for record in records:
-        seen = best.get(record.run_id)
-        if seen is None or _PROGRESS.get(record.status, 2) > _PROGRESS.get(seen.status, 2):
-            best[record.run_id] = record
-    return [record for record in records if best.get(record.run_id) is record]
-
-
 def _run_json(record: Any) -> dict[str, Any]:
     from .runtime import run_json
 
@@ -386,30 +368,6 @@ def _now() -> datetime:
 
 def _run_duration(record: Any) -> float:
     return float((_run_end(record) - record.created_at).total_seconds())
-
-
-def parent_of(record: Any) -> tuple[str, str] | None:
-    """``(parent run id, spawning step's correlation id)`` of a run started from a step."""
-    key = record.idempotency_key or ""
-    parts = key.split(":")
-    # Keys derived inside a step are "<parent run id>:<correlation id>:<index>".
-    if len(parts) == 3 and parts[0].startswith("wrun_") and parts[2].isdigit():
-        return parts[0], parts[1]
-    return None
-
-
-def child_runs(run_id: str) -> list[Any]:
-    """Runs started from a step of ``run_id`` (oldest first), found by their idempotency
-    keys among the newest runs."""
-    from .runtime import list_runs
-
-    prefix = f"{run_id}:"
-    children = [
-        record
-        for record in _unique([_record(run) for run in list_runs(limit=CHILD_SCAN_LIMIT)])
-        if (record.idempotency_key or "").startswith(prefix)
-    ]
-    return sorted(children, key=lambda r: (r.created_at, r.run_id))
 
 
 @dataclass
@@ -585,9 +543,9 @@ def runs_ls(
     if status is not None and status not in RUN_STATUSES:
         raise typer.BadParameter(f"must be one of {', '.join(RUN_STATUSES)}", param_hint="--status")
     with _stack(ctx, endpoint_url, profile):
-        records = _unique(
-            [_record(r) for r in list_runs(workflow_name=workflow, status=status, limit=limit)]
-        )
+        records = [
+            _record(r) for r in list_runs(workflow_name=workflow, status=status, limit=limit)
+        ]
         if as_json:
             _print_json({"runs": [_run_json(r) for r in records]})
             return
@@ -626,11 +584,11 @@ def runs_show(
     with _stack(ctx, endpoint_url, profile):
         record, events = _history(run_id)
         spans = build_timeline(events)
+        from .runtime import child_runs
+
         children = child_runs(run_id)
         if as_json:
             body = _run_json(record)
-            parent = parent_of(record)
-            body["parentRunId"] = parent[0] if parent else None
             body["children"] = [_run_json(child) for child in children]
             body["timeline"] = [span.to_json(record.created_at) for span in spans]
             _print_json(body)
@@ -640,6 +598,7 @@ def runs_show(
 
 def _print_run(record: Any, events: Sequence[Any], spans: Sequence[Span], children: Any) -> None:
     from .core import serde
+    from .runtime import parent_of
 
     console = _console()
     fields: list[tuple[str, Text | str]] = [

@@ -28,6 +28,7 @@ from ..core.errors import (
 from ..runtime import (
     DeploymentNotFoundError,
     Run,
+    child_runs,
     current_runtime,
     event_json,
     get_run,
@@ -40,8 +41,6 @@ from ..world import RUN_STATUSES, RunRecord
 from ._logging import logger
 
 MAX_BODY_BYTES = 256 * 1024
-CHILD_SCAN_LIMIT = 1000
-_PROGRESS = {"pending": 0, "running": 1}
 
 
 class ApiError(Exception):
@@ -146,24 +145,9 @@ def get_events(run_id: str) -> Response[str]:
 
 @router.get("/runs/<run_id>/children")
 def get_children(run_id: str) -> Response[str]:
-    """Runs started from a step of ``run_id``, oldest first, each with ``spawnedBy`` (the
-    spawning step's correlation id). Found by their derived idempotency keys
-    (``<parent run id>:<step correlation id>:<index>``) among the newest runs."""
+    """Runs started from a step of ``run_id``, oldest first (``spawnedBy``: the step)."""
     get_run(run_id)  # 404 for an unknown run
-    prefix = f"{run_id}:"
-    best: dict[str, RunRecord] = {}
-    for record in (_record(r) for r in list_runs(limit=CHILD_SCAN_LIMIT)):
-        if not (record.idempotency_key or "").startswith(prefix):
-            continue
-        seen = best.get(record.run_id)  # an unfiltered list may hold a run twice
-        if seen is None or _PROGRESS.get(record.status, 2) > _PROGRESS.get(seen.status, 2):
-            best[record.run_id] = record
-    children = []
-    for record in sorted(best.values(), key=lambda r: (r.created_at, r.run_id)):
-        body = run_json(record)
-        body["spawnedBy"] = (record.idempotency_key or "").split(":")[1] or None
-        children.append(body)
-    return _answer(200, {"children": children})
+    return _answer(200, {"children": [run_json(r) for r in child_runs(run_id)]})
 
 
 @router.post("/runs/<run_id>/cancel")

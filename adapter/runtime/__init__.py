@@ -18,7 +18,7 @@ from ._deployments import Deployments
 from ._runtime import Runtime, utc_now
 from ._step import StepBusyError, backoff_delay, run_step_attempt
 from ._turn import run_workflow_turn
-from ._views import event_json, run_json
+from ._views import child_runs, event_json, parent_of, run_json
 
 __all__ = [
     "DeploymentNotFoundError",
@@ -28,6 +28,7 @@ __all__ = [
     "StepBusyError",
     "activate",
     "backoff_delay",
+    "child_runs",
     "current_runtime",
     "deactivate",
     "env_runtime",
@@ -35,6 +36,7 @@ __all__ = [
     "forward_payload",
     "get_run",
     "list_runs",
+    "parent_of",
     "reset_env_runtime",
     "resume_hook",
     "run_json",

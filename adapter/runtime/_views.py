@@ -25,6 +25,8 @@ def run_json(record: RunRecord) -> dict[str, Any]:
         body["output"] = serde.to_plain(record.output)
     if record.error is not None:
         body["error"] = {"type": record.error.type, "message": record.error.message}
+    parent = parent_of(record)
+    body["parentRunId"], body["spawnedBy"] = parent if parent else (None, None)
     return body
 
 
@@ -44,3 +46,30 @@ def event_json(event: Event) -> dict[str, Any]:
         "createdAt": event.created_at.isoformat(),
         "data": data,
     }
+
+
+CHILD_SCAN_LIMIT = 1000
+
+
+def parent_of(record: RunRecord) -> tuple[str, str] | None:
+    """``(parent run id, spawning step's correlation id)`` of a run started from a step.
+
+    ``start()`` inside a step derives the idempotency key
+    ``<parent run id>:<step correlation id>:<index>``: that is the link.
+    """
+    parts = (record.idempotency_key or "").split(":")
+    if len(parts) == 3 and parts[0].startswith("wrun_") and parts[2].isdigit():
+        return parts[0], parts[1]
+    return None
+
+
+def child_runs(run_id: str, *, scan: int = CHILD_SCAN_LIMIT) -> list[RunRecord]:
+    """Runs started from a step of ``run_id``, oldest first, among the newest ``scan``."""
+    from ._client import list_runs
+
+    children = [
+        run.record()
+        for run in list_runs(limit=scan)
+        if (parent := parent_of(run.record())) is not None and parent[0] == run_id
+    ]
+    return sorted(children, key=lambda r: (r.created_at, r.run_id))

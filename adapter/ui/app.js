@@ -60,12 +60,23 @@
     return el;
   }
 
-  function append(el, kids) {
+  function append(el, ...kids) {
     for (const kid of kids.flat(Infinity)) {
       if (kid === null || kid === undefined || kid === false) continue;
       el.append(kid instanceof Node ? kid : String(kid));
     }
     return el;
+  }
+
+  /** Re-render a container without losing keyboard focus on one of its links. */
+  function keepFocus(container, render) {
+    const active = document.activeElement;
+    const href = active && container.contains(active) ? active.getAttribute("href") : null;
+    render();
+    if (href) {
+      const again = [...container.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === href);
+      if (again) again.focus();
+    }
   }
 
   function clear(el) {
@@ -189,7 +200,14 @@
   }
 
   function notice(kind, text) {
-    return h("p", { class: `notice notice-${kind}` }, h("span", { class: "notice-icon", "aria-hidden": "true", text: kind === "error" ? "✖" : "ℹ" }), " ", text);
+    const icon = kind === "error" ? "✖" : "ℹ";
+    return h(
+      "p",
+      { class: `notice notice-${kind}` },
+      h("span", { class: "notice-icon", "aria-hidden": "true", text: icon }),
+      " ",
+      text,
+    );
   }
 
   // --- the API -------------------------------------------------------------------------
@@ -358,10 +376,9 @@
       type: "text",
       list: "workflow-names",
       value: filters.workflow,
-      placeholder: "any workflow",
+      placeholder: "any workflow (full registered name)",
       autocomplete: "off",
       spellcheck: "false",
-      "aria-describedby": "filter-workflow-hint",
     });
     const datalist = h("datalist", { id: "workflow-names" });
     const statusSelect = h(
@@ -379,7 +396,6 @@
         h("label", { for: "filter-workflow", text: "Workflow" }),
         workflowInput,
         datalist,
-        h("span", { id: "filter-workflow-hint", class: "hint", text: "Full registered name" }),
       ),
       h("div", { class: "field" }, h("label", { for: "filter-status", text: "Status" }), statusSelect),
       h("div", { class: "field-buttons" },
@@ -515,7 +531,10 @@
             h("td", {}, h("time", { datetime: run.createdAt, title: run.createdAt, text: fmtTime(created) })),
             h("td", { class: "num" },
               fmtDuration(took),
-              active ? h("span", { class: "so-far", title: "still going" }, "…", h("span", { class: "visually-hidden", text: " so far" })) : null,
+              active
+                ? h("span", { class: "so-far", title: "still going" },
+                    "…", h("span", { class: "visually-hidden", text: " so far" }))
+                : null,
             ),
           ),
         );
@@ -539,7 +558,8 @@
 
   function runView(main, runId, gen) {
     document.title = `Run ${runId} · adapter`;
-    const heading = h("h1", { tabindex: "-1", class: "run-title" }, h("code", { text: runId }));
+    const kicker = h("span", { class: "run-kicker" });
+    const heading = h("h1", { tabindex: "-1", class: "run-title" }, kicker, h("code", { class: "run-id", text: runId }));
     const statusSlot = h("div", { class: "run-status" });
     const actions = h("div", { class: "run-actions" });
     const errorBox = h("div", { class: "error-box" });
@@ -554,22 +574,21 @@
 
     append(
       main,
-      h("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
-        h("ol", {},
-          h("li", {}, h("a", { href: "#/", text: "Runs" })),
-          h("li", {}, h("span", { "aria-current": "page" }, h("code", { text: runId }))),
+      h("div", { class: "crumbs-row" },
+        h("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
+          h("ol", {},
+            h("li", {}, h("a", { href: "#/", text: "Runs" })),
+            h("li", {}, h("span", { "aria-current": "page" }, h("code", { text: runId }))),
+          ),
         ),
+        note,
       ),
       h("div", { class: "run-head" },
-        h("div", { class: "run-head-main" },
-          h("p", { class: "run-kicker", id: "run-workflow" }),
-          heading,
-        ),
+        h("div", { class: "run-head-main" }, heading),
         statusSlot,
         actions,
       ),
       errorBox,
-      h("div", { class: "view-tools run-tools" }, note),
       facts,
       io,
       h("section", { class: "panel", "aria-labelledby": "timeline-title" },
@@ -653,19 +672,18 @@
         headKey = key;
         renderHead(run);
       }
-      renderFacts(run, now);
+      keepFocus(facts, () => renderFacts(run, now));
       const stepNames = new Map();
       for (const ev of events) {
         if (ev.type === "step_created") stepNames.set(ev.correlationId, ev.data.step_name);
       }
-      renderTimeline(run, events, children || [], now);
+      keepFocus(timelineBox, () => renderTimeline(run, events, children || [], now));
       renderChildren(children, stepNames);
       renderEvents(run, events);
     }
 
     function renderHead(run) {
-      const kicker = document.getElementById("run-workflow");
-      clear(kicker).append(h("span", { class: "visually-hidden", text: "Workflow " }), workflowName(run.workflowName));
+      clear(kicker).append(workflowName(run.workflowName));
       clear(statusSlot).append(statusBadge(run.status, "status-large"));
       renderActions(run);
       clear(io);
@@ -693,7 +711,12 @@
         io.append(
           h("section", { class: "io-block io-waiting", "aria-labelledby": "output-title" },
             h("h2", { id: "output-title", text: "Output" }),
-            h("p", { class: "muted", text: run.status === "cancelled" ? "None: the run was cancelled." : "Not yet: the run has not finished." }),
+            h("p", {
+              class: "muted",
+              text: run.status === "cancelled"
+                ? "None: the run was cancelled."
+                : "Not yet: the run has not finished.",
+            }),
           ),
         );
       }
@@ -817,7 +840,11 @@
                   h("td", {}, statusBadge(child.status)),
                   h("td", {},
                     child.spawnedBy
-                      ? [h("strong", { text: shortName(stepNames.get(child.spawnedBy) || "?") }), " ", h("code", { class: "muted", text: child.spawnedBy })]
+                      ? [
+                          h("strong", { text: shortName(stepNames.get(child.spawnedBy) || "?") }),
+                          " ",
+                          h("code", { class: "muted", text: child.spawnedBy }),
+                        ]
                       : "–",
                   ),
                   h("td", {}, h("time", { datetime: child.createdAt, text: fmtTime(ms(child.createdAt)) })),
@@ -884,7 +911,12 @@
       }
       // The last attempt of a step is the one that started its children.
       const lastAttempt = new Map();
-      for (const row of rows) if (row.kind === "step") lastAttempt.set(row.cid, row);
+      const attemptsOf = new Map();
+      for (const row of rows) {
+        if (row.kind !== "step") continue;
+        lastAttempt.set(row.cid, row);
+        attemptsOf.set(row.cid, (attemptsOf.get(row.cid) || 0) + 1);
+      }
 
       const pct = (at) => Math.min(100, Math.max(0, ((at - origin) / total) * 100));
       const list = h("ol", { class: "timeline", "aria-label": "Steps, sleeps and hooks over time" });
@@ -905,7 +937,8 @@
           ? { icon: STATUS_ICONS[row.outcome] || "?", label: row.outcome }
           : OUTCOMES[row.outcome] || { icon: "?", label: row.outcome };
         const took = fmtDuration(stop - row.start) + (row.end === null ? "…" : "");
-        const attemptText = row.kind === "step" ? `attempt ${row.attempt}` : row.kind === "hook" && row.attempt > 1 ? `payload ${row.attempt}` : "";
+        const retried = row.kind === "step" && (attemptsOf.get(row.cid) > 1 || row.attempt > 1);
+        const attemptText = retried ? `attempt ${row.attempt}` : row.kind === "hook" && row.attempt > 1 ? `payload ${row.attempt}` : "";
         const track = h("div", { class: "tl-track" });
         if (row.gapFrom !== null && row.gapFrom !== undefined && row.gapFrom < row.start) {
           const gapLeft = pct(row.gapFrom);
@@ -916,7 +949,12 @@
         }
         const bar = h("span", {
           class: `tl-bar bar-${row.kind} outcome-${row.outcome}${row.end === null ? " open" : ""}`,
-          title: `${row.fullName || row.name}${attemptText ? ` · ${attemptText}` : ""} · ${outcome.label} · +${fmtDuration(row.start - origin)} for ${took}`,
+          title: [
+            row.fullName || row.name,
+            attemptText,
+            outcome.label,
+            `+${fmtDuration(row.start - origin)} for ${took}`,
+          ].filter(Boolean).join(" · "),
         });
         bar.style.left = `${Math.min(left, 99.5)}%`;
         bar.style.width = `${width}%`;
@@ -968,7 +1006,11 @@
           ["sleeping", "sleep"],
           ["waiting", "hook wait"],
         ].map(([outcome, label]) =>
-          h("li", {}, h("span", { class: `swatch outcome-${outcome}`, "aria-hidden": "true" }), h("span", { class: "tl-icon", "aria-hidden": "true", text: OUTCOMES[outcome].icon }), ` ${label}`),
+          h("li", {},
+            h("span", { class: `swatch outcome-${outcome}`, "aria-hidden": "true" }),
+            h("span", { class: "tl-icon", "aria-hidden": "true", text: OUTCOMES[outcome].icon }),
+            ` ${label}`,
+          ),
         ),
       );
       clear(timelineBox).append(
@@ -1057,9 +1099,12 @@
         }
         case "wait_created": {
           const requested = ms(data.resume_at) - at;
-          const label = fmtDuration(requested >= 1000 ? Math.round(requested / 1000) * 1000 : requested);
+          // resume_at counts from the workflow's recorded now(), a moment before the
+          // event: round, so "5m" reads 5m00s and "1s" reads 1s.
+          const whole = Math.round(requested / 1000);
+          const label = requested < 1000 ? fmtDuration(requested) : whole < 60 ? `${whole}s` : fmtDuration(whole * 1000);
           const row = {
-            kind: "sleep", cid, name: `sleep ${label}`, start: at, end: null, outcome: "sleeping",
+            kind: "sleep", cid, name: label, start: at, end: null, outcome: "sleeping",
             detail: `until ${fmtTime(ms(data.resume_at))}`,
           };
           const created = { kind: "sleep", cid, rows: [row], open: row };
@@ -1077,7 +1122,7 @@
         }
         case "hook_created": {
           const row = {
-            kind: "hook", cid, name: `hook ${data.token}`, attempt: 1, start: at, end: null,
+            kind: "hook", cid, name: data.token, attempt: 1, start: at, end: null,
             outcome: "waiting", detail: "",
           };
           if (data.conflict) {
@@ -1096,7 +1141,7 @@
           if (!row) {
             // A further payload (async for): a wait from the previous one to this one.
             row = {
-              kind: "hook", cid, name: `hook ${group.token}`, attempt: group.rows.length + 1,
+              kind: "hook", cid, name: group.token, attempt: group.rows.length + 1,
               start: group.lastEnd, end: null, outcome: "waiting", detail: "",
             };
             group.rows.push(row);

@@ -147,9 +147,14 @@ class AwsWorld:
             found = [
                 r for st in statuses for r in self._query_index("by_status", "status", st, limit)
             ]
-        # A run whose status changed between two index queries shows up twice.
-        unique = {r.run_id: r for r in found}.values()
-        return sorted(unique, key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
+        # A run whose status changed between two index queries shows up twice: keep
+        # the later state.
+        latest: dict[str, RunRecord] = {}
+        for record in found:
+            seen = latest.get(record.run_id)
+            if seen is None or _progress(record) > _progress(seen):
+                latest[record.run_id] = record
+        return sorted(latest.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
 
     def _query_index(
         self, index: str, key: str, value: str, limit: int, status_filter: str | None = None
@@ -327,6 +332,10 @@ class AwsWorld:
                 return
             entries = {f["Id"]: entries[f["Id"]] for f in failed}
         raise WorldError(f"could not send {len(entries)} message(s) to {url}: {failed}")
+
+
+def _progress(record: RunRecord) -> int:
+    return {"pending": 0, "running": 1}.get(record.status, 2)
 
 
 def _is_cancelled(exc: ClientError) -> bool:

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SAM    := .venv-sam/bin/sam
 HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck clean chromium
+.PHONY: demo test lint typecheck clean chromium bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -30,17 +30,28 @@ $(SAM):
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+$(VENV)/.bench-$(HASH): $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[local,bench]'
+	touch $@
+
 demo: $(VENV)/.local-$(HASH)
 	$(BIN)/python -m samples.demo
 
 test: $(VENV)/.test-$(HASH) $(SAM) chromium
-	$(BIN)/ruff check adapter samples tests infra
+	$(BIN)/ruff check adapter samples tests infra benchmarks
 	$(BIN)/mypy adapter
 	SAM_CLI=$(CURDIR)/$(SAM) $(BIN)/python -m pytest
 
+# Speed and AWS-call figures, side by side with peers: a table and benchmarks/results.json.
+bench: $(VENV)/.bench-$(HASH)
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(VENV)/.bench-$(HASH)
+	$(BIN)/python -m benchmarks --quick --out .bench-quick.json
+
 lint: $(VENV)/.test-$(HASH)
-	$(BIN)/ruff check adapter samples tests infra
-	$(BIN)/ruff format --check adapter samples tests infra
+	$(BIN)/ruff check adapter samples tests infra benchmarks
+	$(BIN)/ruff format --check adapter samples tests infra benchmarks
 
 typecheck: $(VENV)/.test-$(HASH)
 	$(BIN)/mypy adapter

@@ -1,0 +1,166 @@
+"""Count AWS API calls at the botocore level, by who made them and by operation.
+
+Every boto3 client call goes through ``botocore.client.BaseClient._make_api_call``
+(one logical call, whatever the HTTP retries underneath). We wrap it once per process
+and attribute each call to a *role*:
+
+* ``poller``  -- SQS ReceiveMessage / DeleteMessage / ChangeMessageVisibility: the work
+  Lambda's event-source mapping does for us on AWS (LocalRuntime's pump, or the moto
+  server driver here). Counted, but never as handler calls.
+* ``handler`` -- calls made while serving a message: code that runs inside the Lambda
+  invocation (LocalRuntime runs each message on its own thread; the server driver marks
+  its handler calls explicitly with :func:`role`).
+* ``client``  -- everything else on the driving thread: ``start()`` and the
+  ``run.return_value`` polling of the benchmark itself.
+
+Responses of DynamoDB reads (Query, GetItem, BatchGetItem, Scan) are inspected: we
+count the items returned and the size of their JSON (DynamoDB's typed JSON, as on the
+wire, compact separators).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+POLLER_OPS = frozenset(
+    {
+        "ReceiveMessage",
+        "DeleteMessage",
+        "DeleteMessageBatch",
+        "ChangeMessageVisibility",
+        "ChangeMessageVisibilityBatch",
+    }
+)
+READ_OPS = frozenset({"Query", "GetItem", "BatchGetItem", "Scan"})
+
+_local = threading.local()
+
+
+@contextmanager
+def role(name: str) -> Iterator[None]:
+    """Attribute the calls made by this thread inside the block to ``name``."""
+    previous = getattr(_local, "role", None)
+    _local.role = name
+    try:
+        yield
+    finally:
+        _local.role = previous
+
+
+def _current_role(operation: str) -> str:
+    if operation in POLLER_OPS:
+        return "poller"
+    forced: str | None = getattr(_local, "role", None)
+    if forced is not None:
+        return forced
+    return "client" if threading.current_thread() is threading.main_thread() else "handler"
+
+
+def _items_of(operation: str, response: dict[str, Any]) -> list[Any]:
+    if operation in ("Query", "Scan"):
+        return list(response.get("Items", []))
+    if operation == "GetItem":
+        return [response["Item"]] if response.get("Item") else []
+    if operation == "BatchGetItem":
+        return [item for items in response.get("Responses", {}).values() for item in items]
+    return []
+
+
+@dataclass
+class Snapshot:
+    """Counters at one moment; subtract two to get what happened in between."""
+
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (role, operation)
+    items: Counter[str] = field(default_factory=Counter)  # role -> items read
+    bytes: Counter[str] = field(default_factory=Counter)  # role -> bytes of items read
+    messages: Counter[str] = field(default_factory=Counter)  # role -> SQS messages sent
+
+    def __sub__(self, other: Snapshot) -> Snapshot:
+        return Snapshot(
+            self.calls - other.calls,
+            self.items - other.items,
+            self.bytes - other.bytes,
+            self.messages - other.messages,
+        )
+
+    def by_op(self, who: str) -> dict[str, int]:
+        return dict(
+            sorted(
+                ((op, n) for (r, op), n in self.calls.items() if r == who),
+                key=lambda kv: (-kv[1], kv[0]),
+            )
+        )
+
+    def total(self, who: str) -> int:
+        return sum(n for (r, _), n in self.calls.items() if r == who)
+
+    def as_dict(self) -> dict[str, Any]:
+        roles = ("handler", "client", "poller")
+        return {
+            "calls": {r: self.total(r) for r in roles},
+            "by_operation": {r: self.by_op(r) for r in roles},
+            "items_read": {r: self.items[r] for r in roles},
+            "bytes_read": {r: self.bytes[r] for r in roles},
+            "messages_sent": {r: self.messages[r] for r in roles},
+        }
+
+
+class CallCounter:
+    """Process-wide counter of botocore API calls (install once, read snapshots)."""
+
+    _installed: CallCounter | None = None
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now = Snapshot()
+
+    @classmethod
+    def install(cls) -> CallCounter:
+        if cls._installed is not None:
+            return cls._installed
+        import botocore.client
+
+        counter = cls()
+        original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
+
+        def _make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            who = _current_role(operation_name)
+            response = original(client, operation_name, api_params)
+            counter._record(who, operation_name, api_params, response)
+            return response
+
+        _make_api_call.__wrapped__ = original  # type: ignore[attr-defined]
+        botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[attr-defined]
+        cls._installed = counter
+        return counter
+
+    def _record(self, who: str, operation: str, params: dict[str, Any], response: Any) -> None:
+        items = _items_of(operation, response) if operation in READ_OPS else []
+        size = len(json.dumps(items, separators=(",", ":"), default=str)) if items else 0
+        sent = 0
+        if operation == "SendMessage":
+            sent = 1
+        elif operation == "SendMessageBatch":
+            sent = len(params.get("Entries", ()))
+        with self._lock:
+            self._now.calls[(who, operation)] += 1
+            if items:
+                self._now.items[who] += len(items)
+                self._now.bytes[who] += size
+            if sent:
+                self._now.messages[who] += sent
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(
+                Counter(self._now.calls),
+                Counter(self._now.items),
+                Counter(self._now.bytes),
+                Counter(self._now.messages),
+            )

@@ -106,6 +106,7 @@ class LocalRuntime:
         self._aliases: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self.function_name = ""
+        self._woken: set[tuple[str, int]] = set()
         self.forwarded: list[Message] = []
         """Messages the live version forwarded to the version their run is pinned to."""
 
@@ -262,8 +263,10 @@ class LocalRuntime:
         while skip_time:
             due = self._next_due()
             if due is None:
-                break
-            self.clock.advance_to(due)
+                if not self._wake_stalled():
+                    break
+            else:
+                self.clock.advance_to(due)
             processed += self._pump()
         return processed
 
@@ -293,12 +296,30 @@ class LocalRuntime:
             if self._pump():
                 continue
             due = self._next_due()
-            if due is None:
+            if due is not None:
+                self.clock.advance_to(due)
+            elif not self._wake_stalled():
                 raise RunTimeoutError(
                     f"run {run_id} has not ended and nothing is scheduled: it waits on "
                     "something outside this runtime (a hook to resume?)"
                 )
-            self.clock.advance_to(due)
+
+    def _wake_stalled(self) -> bool:
+        """When nothing is queued, do what the stall sweep does on AWS (see
+        ``Runtime.wake_stalled``): wake runs a dead caller left without a message. Each
+        run at each point of its log is woken once, so a run that truly waits stays idle.
+        """
+
+        def sweep() -> bool:
+            # On AWS the sweep runs inside an invocation: here too, on an invoker
+            # thread, and a sweep that fails or dies is simply tried again later.
+            try:
+                return bool(self.runtime.wake_stalled(timedelta(0), already=self._woken))
+            except BaseException:
+                logger.warning("the stalled-run sweep failed", exc_info=True)
+                return False
+
+        return self._invokers.submit(sweep).result()
 
     def _queues(self) -> list[Any]:
         from moto.sqs.models import sqs_backends

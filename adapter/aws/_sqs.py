@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
+from datetime import timedelta
 from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import (
@@ -66,7 +69,29 @@ def process_sqs_event(
         processor=processor,
         context=context,
     )
+    sweep_if_due(runtime)
     return cast(dict[str, Any], response)
+
+
+SWEEP_EVERY_SECONDS = 300.0
+STALLED_AFTER = timedelta(minutes=2)
+_last_sweep = float("-inf")
+_sweep_lock = threading.Lock()
+
+
+def sweep_if_due(runtime: Runtime) -> None:
+    """Every few minutes per container, wake runs a dead caller left without a message
+    (see ``Runtime.wake_stalled``). Never fails the batch."""
+    global _last_sweep
+    with _sweep_lock:
+        now = time.monotonic()
+        if now - _last_sweep < SWEEP_EVERY_SECONDS:
+            return
+        _last_sweep = now
+    try:
+        runtime.wake_stalled(STALLED_AFTER)
+    except Exception:
+        logger.exception("the stalled-run sweep failed; the next one retries")
 
 
 def max_receive_count() -> int:

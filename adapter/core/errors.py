@@ -182,6 +182,8 @@ class ConflictError(WorldError):
         super().__init__(message)
         self.reason = reason
         self.detail = detail
+        self.committed_seq: int | None = None
+        """When a batch spans transactions: the last seq its earlier ones committed."""
 
 
 class ConfigurationError(WorldError):

@@ -284,7 +284,7 @@ def start(
         rt.notify([event])
     if created or record.status == "pending":
         # A pending run found by its key may have lost its first message to a crash.
-        rt.send(rt.workflow_message(record))
+        rt.send_or_leave_to_sweep(rt.workflow_message(record))
     logger.info(
         "%s run %s of %s on deployment %s",
         "started" if created else "found existing",

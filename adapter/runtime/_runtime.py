@@ -110,7 +110,7 @@ class Runtime:
         if isinstance(message, WorkflowMessage):
             run_workflow_turn(self, message, redelivered=receive_count > 1)
         else:
-            run_step_attempt(self, message)
+            run_step_attempt(self, message, receive_count=receive_count)
 
     def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
         """Append through the world, then tell the listeners what was recorded."""
@@ -120,13 +120,30 @@ class Runtime:
             with self._cache_lock:
                 self._cache.pop(run_id, None)
             raise
+        except Exception:
+            # An error without a verdict (a 5xx, a timeout): the write may have gone
+            # through. Look: if our first event is there, exactly, it did.
+            with self._cache_lock:
+                self._cache.pop(run_id, None)
+            if not self._landed(run_id, expected_seq, batch):
+                raise
+            logger.warning("append to run %s reported an error but was recorded", run_id)
+            seq = expected_seq + len(batch.events)
         with self._cache_lock:
             hit = self._cache.get(run_id)
         if hit is not None and hit[0].last_seq == expected_seq:
             # What we wrote is the log now: the next decision needs no read.
-            self._remember(_updated(hit[0], seq, batch.run_update), hit[1] + batch.events)
+            self._remember(_updated(hit[0], seq, batch), hit[1] + batch.events)
         self.notify(batch.events)
         return seq
+
+    def _landed(self, run_id: str, expected_seq: int, batch: AppendBatch) -> bool:
+        try:
+            _, events = self.history(run_id)
+        except Exception:
+            return False
+        recorded = {e.seq: e for e in events}
+        return all(recorded.get(e.seq) == e for e in batch.events)
 
     def notify(self, events: list[Event]) -> None:
         """Tell the listeners about events just recorded."""
@@ -136,6 +153,21 @@ class Runtime:
                     listener(event)
                 except Exception:  # observers must never break recording
                     logger.exception("event listener failed")
+
+    def send_or_leave_to_sweep(self, message: Outgoing) -> None:
+        """Send a wake-up whose loss the stall sweep repairs (see :meth:`wake_stalled`).
+
+        The write it follows is recorded: failing the caller now would only make it
+        retry, and record the same thing twice.
+        """
+        try:
+            self.send(message)
+        except Exception:
+            logger.warning(
+                "could not send the wake-up of run %s; the stall sweep will",
+                message.message.run_id,
+                exc_info=True,
+            )
 
     def send(self, *messages: Outgoing) -> None:
         """Send messages; a thin pass-through kept here so every send is logged once."""
@@ -249,6 +281,46 @@ class Runtime:
                 continue
         raise ConflictError(f"could not end run {run_id}: too much contention")
 
+    def wake_stalled(
+        self,
+        older_than: timedelta,
+        *,
+        limit: int = 1000,
+        already: set[tuple[str, int]] | None = None,
+    ) -> list[RunRecord]:
+        """Send a workflow message to runs that wait for a turn nobody will start.
+
+        A caller that dies between writing and sending — ``start()`` after writing the
+        run, ``resume_hook()`` after recording the payload — leaves a run with nothing in
+        its queue: still ``pending``, or ``running`` with an unread ``hook_received`` last.
+        Those idle for longer than ``older_than`` get a message; a run that did not need
+        one replays and records nothing.
+
+        Args:
+            older_than: How long a run must have been idle.
+            limit: At most this many runs of each status are looked at.
+            already: ``(run_id, last_seq)`` pairs woken before: skipped, and the pairs
+                woken now are added.
+
+        Returns:
+            The runs that were sent a message.
+        """
+        cutoff = self.clock() - older_than
+        stalled = [
+            run
+            for status in ("pending", "running")
+            for run in self.world.list_runs(workflow_name=None, status=status, limit=limit)
+            if (run.status == "pending" or run.last_event == "hook_received")
+            and (run.updated_at or run.created_at) <= cutoff
+            and (run.run_id, run.last_seq) not in (already or ())
+        ]
+        if stalled:
+            logger.warning("waking %d stalled run(s)", len(stalled))
+            self.send(*(self.workflow_message(run) for run in stalled))
+            if already is not None:
+                already.update((run.run_id, run.last_seq) for run in stalled)
+        return stalled
+
     def resume_hook(self, token: str, payload: Any) -> str:
         """Record ``payload`` for the hook holding ``token``; wake its run.
 
@@ -285,7 +357,7 @@ class Runtime:
                 self.append(run.run_id, run.last_seq, batch)
             except ConflictError:
                 continue
-            self.send(self.workflow_message(run))
+            self.send_or_leave_to_sweep(self.workflow_message(run))
             return run.run_id
         raise ConflictError(f"could not resume hook {token!r}: too much contention")
 
@@ -338,9 +410,15 @@ def open_hooks(events: list[Event]) -> list[tuple[str, str]]:
     return list(hooks.items())
 
 
-def _updated(run: RunRecord, last_seq: int, update: RunUpdate | None) -> RunRecord:
-    """The run item as an append with ``update`` left it."""
-    changes: dict[str, Any] = {"last_seq": last_seq}
+def _updated(run: RunRecord, last_seq: int, batch: AppendBatch) -> RunRecord:
+    """The run item as this append left it."""
+    update = batch.run_update
+    last = batch.events[-1]
+    changes: dict[str, Any] = {
+        "last_seq": last_seq,
+        "last_event": last.type,
+        "updated_at": last.created_at,
+    }
     if update is not None:
         if update.status:
             changes["status"] = update.status

@@ -33,17 +33,19 @@ from ..core.events import (
     Event,
     StepCompleted,
     StepCompletedData,
+    StepCreated,
     StepFailed,
     StepFailedData,
     StepRetrying,
     StepRetryingData,
     StepStarted,
     StepStartedData,
+    WaitCreated,
 )
-from ..core.messages import StepMessage, WorkflowMessage
+from ..core.messages import StepMessage
 from ..world import AppendBatch, RunRecord
 from ._runtime import MAX_CONFLICT_RETRIES
-from ._turn import advance, run_workflow_turn
+from ._turn import advance, timer_message
 
 if TYPE_CHECKING:
     from ..core import StepDefinition
@@ -114,9 +116,9 @@ class _Outcome:
     retry_at: datetime | None = None
 
 
-def run_step_attempt(rt: Runtime, message: StepMessage) -> None:
+def run_step_attempt(rt: Runtime, message: StepMessage, *, receive_count: int = 1) -> None:
     """Run one attempt of the step named by ``message``, if it is still due."""
-    claimed = _claim(rt, message)
+    claimed = _claim(rt, message, receive_count)
     if claimed is None:
         return
     run, step, started_at = claimed
@@ -124,7 +126,9 @@ def run_step_attempt(rt: Runtime, message: StepMessage) -> None:
     _record(rt, run, step, outcome)
 
 
-def _claim(rt: Runtime, message: StepMessage) -> tuple[RunRecord, StepView, datetime] | None:
+def _claim(
+    rt: Runtime, message: StepMessage, receive_count: int
+) -> tuple[RunRecord, StepView, datetime] | None:
     """Record ``step_started`` for the next attempt; ``None`` when there is nothing to do."""
     cid = message.correlation_id
     fresh = False  # claim from what this process last saw; the append proves it current
@@ -151,14 +155,11 @@ def _claim(rt: Runtime, message: StepMessage) -> tuple[RunRecord, StepView, date
             fresh = True
             continue
         if step.state in ("completed", "failed"):
-            # Already recorded. What should have followed (the next step's message...)
-            # may have been lost to a crash: re-send whatever is in flight.
-            run_workflow_turn(
-                rt,
-                WorkflowMessage(run_id=run.run_id, deployment_id=run.deployment_id),
-                redelivered=True,
-            )
-            return None
+            if receive_count > 1:
+                # Redelivered: the invocation that recorded this outcome may have died
+                # before sending what it decided. Send what was decided since then.
+                _resend_decided_after(rt, run, events, cid)
+            return None  # a plain duplicate: the outcome is recorded, nothing to do
         if step.state == "running" and step.lease_until and step.lease_until > now:
             raise StepBusyError(f"step {cid} of run {run.run_id} is running elsewhere")
         if step.state == "retrying" and step.retry_at and step.retry_at > now:
@@ -181,6 +182,34 @@ def _claim(rt: Runtime, message: StepMessage) -> tuple[RunRecord, StepView, date
             continue
         return replace(run, last_seq=seq), replace(step, state="running", attempt=attempt), now
     raise ConflictError(f"run {message.run_id}: gave up claiming step {cid}")
+
+
+def _resend_decided_after(rt: Runtime, run: RunRecord, events: list[Event], cid: str) -> None:
+    """Re-send the messages of steps and timers recorded after step ``cid`` ended that
+    have not started: what its invocation decided, and may not have sent. Bounded by
+    that decision, not by the run's whole fan-out."""
+    ended = max(
+        e.seq
+        for e in events
+        if e.correlation_id == cid and e.type in ("step_completed", "step_failed")
+    )
+    later = [e for e in events if e.seq > ended]
+    moved = {e.correlation_id for e in later if e.type in ("step_started", "wait_completed")}
+    outgoing = [
+        rt.step_message(run, e.correlation_id)
+        for e in later
+        if isinstance(e, StepCreated) and e.correlation_id and e.correlation_id not in moved
+    ]
+    outgoing += [
+        timer_message(rt, run.run_id, run.deployment_id, e.correlation_id, e.data.resume_at)
+        for e in later
+        if isinstance(e, WaitCreated) and e.correlation_id not in moved
+    ]
+    if outgoing:
+        logger.info(
+            "run %s: re-sending %d message(s) after a redelivery", run.run_id, len(outgoing)
+        )
+        rt.send(*outgoing)
 
 
 def _record(rt: Runtime, run: RunRecord, step: StepView, outcome: _Outcome) -> None:

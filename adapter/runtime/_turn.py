@@ -26,7 +26,7 @@ from ..core.events import (
     WaitCreated,
     WaitCreatedData,
 )
-from ..core.messages import WorkflowMessage
+from ..core.messages import StepMessage, WorkflowMessage
 from ..world import (
     AppendBatch,
     HookRecord,
@@ -66,7 +66,7 @@ def run_workflow_turn(rt: Runtime, message: WorkflowMessage, *, redelivered: boo
     if message.resume_at is not None and message.resume_at > now:
         # A timer hop: SQS delays stop at 15 minutes, so pass the message on.
         rt.send(
-            _timer_message(
+            timer_message(
                 rt, message.run_id, message.deployment_id, message.timer, message.resume_at
             )
         )
@@ -120,6 +120,7 @@ def advance(
         try:
             rt.append(run_id, run.last_seq, batch)
         except ConflictError as exc:
+            _send_committed(rt, batch, plan.outgoing, exc.committed_seq, run.last_seq)
             if exc.reason == "hook" and exc.detail:
                 conflicts.add(exc.detail)  # record the hook as conflicting, then retry
             logger.debug(
@@ -132,6 +133,11 @@ def advance(
             continue
         _log_outcome(run, outcome)
         rt.send(*plan.outgoing)
+        if redelivered:
+            # An earlier delivery may have recorded part of this (a turn written in
+            # several transactions) and died before sending anything.
+            _resend_open_work(rt, run, outcome)
+            redelivered = False
         if not plan.again:
             return
         lead = None  # recorded; replay once more for what it unblocked
@@ -188,7 +194,7 @@ def _plan(
                     [WaitCreated(**common, seq=next_seq(), correlation_id=cid, data=data_w)]
                 )
                 plan.outgoing.append(
-                    _timer_message(rt, run.run_id, run.deployment_id, cid, command.resume_at)
+                    timer_message(rt, run.run_id, run.deployment_id, cid, command.resume_at)
                 )
             elif isinstance(command, CreateHook):
                 conflict = (
@@ -253,7 +259,7 @@ def dispose_hooks(
     ]
 
 
-def _timer_message(
+def timer_message(
     rt: Runtime, run_id: str, deployment_id: str, timer: str | None, resume_at: datetime
 ) -> Outgoing:
     delay = rt.delay_seconds(resume_at)
@@ -263,11 +269,34 @@ def _timer_message(
     return Outgoing(message, delay)
 
 
+def _send_committed(
+    rt: Runtime,
+    batch: AppendBatch,
+    outgoing: list[Outgoing],
+    committed_seq: int | None,
+    expected_seq: int,
+) -> None:
+    """A batch too big for one transaction failed after its first ones committed: what
+    they recorded is in the log for good, so send its messages now. The next decision
+    will not record it again, and so would never send them."""
+    if committed_seq is None or committed_seq <= expected_seq:
+        return
+    recorded = {e.correlation_id for e in batch.events if e.seq <= committed_seq}
+    due = [out for out in outgoing if _target(out) in recorded]
+    if due:
+        rt.send(*due)
+
+
+def _target(out: Outgoing) -> str | None:
+    message = out.message
+    return message.correlation_id if isinstance(message, StepMessage) else message.timer
+
+
 def _resend_open_work(rt: Runtime, run: RunRecord, outcome: TurnOutcome) -> None:
     """Re-send the messages an earlier, crashed turn may have recorded but not sent."""
     outgoing = [rt.step_message(run, cid) for cid in outcome.in_flight]
     outgoing += [
-        _timer_message(rt, run.run_id, run.deployment_id, cid, at) for cid, at in outcome.timers
+        timer_message(rt, run.run_id, run.deployment_id, cid, at) for cid, at in outcome.timers
     ]
     if outgoing:
         logger.info(

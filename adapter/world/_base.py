@@ -35,6 +35,10 @@ class RunRecord:
     output: Any = None
     error: ErrorInfo | None = None
     idempotency_key: str | None = None
+    last_event: str | None = None
+    """Type of the newest event."""
+    updated_at: datetime | None = None
+    """When the newest event was recorded."""
 
     @property
     def ended(self) -> bool:

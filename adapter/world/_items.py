@@ -86,6 +86,8 @@ def run_item(record: RunRecord, store: PayloadStore) -> Item:
         "created_at": time(record.created_at),
         "created_key": s(f"{record.created_at.isoformat()}#{record.run_id}"),
         "last_seq": n(record.last_seq),
+        "last_event": s("run_created"),
+        "updated_at": time(record.created_at),
         **store.pack(
             "input", record.input, _prefix(record.run_id), f"input of run {record.run_id}"
         ),
@@ -110,6 +112,8 @@ def run_from_item(item: Item, store: PayloadStore) -> RunRecord:
         output=store.unpack(item, "output"),
         error=ErrorInfo.model_validate(error) if error else None,
         idempotency_key=get(item, "idempotency_key"),
+        last_event=get(item, "last_event"),
+        updated_at=get_time(item, "updated_at"),
     )
 
 
@@ -120,11 +124,21 @@ def run_update(
     new_seq: int,
     update: RunUpdate | None,
     store: PayloadStore,
+    last: Event,
 ) -> Item:
-    """An ``Update`` transaction item moving ``last_seq`` on, conditional on its value."""
-    names = {"#seq": "last_seq"}
-    values: dict[str, Any] = {":expected": n(expected_seq), ":new": n(new_seq)}
-    sets = ["#seq = :new"]
+    """An ``Update`` transaction item moving ``last_seq`` on, conditional on its value.
+
+    It also records the newest event's type and time (``last_event``, ``updated_at``), so
+    a sweep can find runs left waiting for a turn without reading their logs.
+    """
+    names = {"#seq": "last_seq", "#last": "last_event", "#updated": "updated_at"}
+    values: dict[str, Any] = {
+        ":expected": n(expected_seq),
+        ":new": n(new_seq),
+        ":last": s(last.type),
+        ":updated": time(last.created_at),
+    }
+    sets = ["#seq = :new", "#last = :last", "#updated = :updated"]
     if update is not None:
         fields: dict[str, Any] = {}
         if update.status:

@@ -212,7 +212,15 @@ class AwsWorld:
         for chunk in self._chunks(batch):
             new_seq = seq + sum(len(unit.events) for unit, _ in chunk)
             writes = [
-                items.run_update(self._table, run_id, seq, new_seq, batch.run_update, self.payloads)
+                items.run_update(
+                    self._table,
+                    run_id,
+                    seq,
+                    new_seq,
+                    batch.run_update,
+                    self.payloads,
+                    [e for unit, _ in chunk for e in unit.events][-1],
+                )
             ]
             roles: list[tuple[str, str]] = [("run", run_id)]
             for _, unit_writes in chunk:
@@ -224,7 +232,9 @@ class AwsWorld:
             except ClientError as exc:
                 if not _is_cancelled(exc):
                     raise
-                raise _conflict(run_id, seq, exc, roles) from exc
+                conflict = _conflict(run_id, seq, exc, roles)
+                conflict.committed_seq = seq  # earlier chunks of this batch did commit
+                raise conflict from exc
             seq = new_seq
         return seq
 

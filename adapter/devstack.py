@@ -335,17 +335,9 @@ SqsProcessor = Callable[[dict[str, Any]], dict[str, Any]]
 
 def sqs_record(raw: dict[str, Any], arn: str) -> dict[str, Any]:
     """One received SQS message as a record of a Lambda SQS event."""
-    return {
-        "messageId": raw["MessageId"],
-        "receiptHandle": raw["ReceiptHandle"],
-        "body": raw["Body"],
-        "attributes": raw.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": raw.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": REGION,
-    }
+    from .aws import sqs_record as record
+
+    return record(raw, arn, REGION)
 
 
 def default_processor(event: dict[str, Any]) -> dict[str, Any]:

@@ -379,17 +379,9 @@ class LocalRuntime:
                 return processed
 
     def _process_one(self, sqs: Any, url: str, arn: str, raw: dict[str, Any], process: Any) -> None:
-        record = {
-            "messageId": raw["MessageId"],
-            "receiptHandle": raw["ReceiptHandle"],
-            "body": raw["Body"],
-            "attributes": raw.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": raw.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": _REGION,
-        }
+        from .aws import sqs_record
+
+        record = sqs_record(raw, arn, _REGION)
         box: dict[str, Any] = {}
 
         def invoke() -> None:

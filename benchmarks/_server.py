@@ -89,7 +89,7 @@ class ServerStack:
 
     def pump(self) -> int:
         """Receive and handle messages until the queues have nothing visible."""
-        from adapter.aws import handler
+        from adapter.aws import handler, sqs_record
 
         processed = 0
         while True:
@@ -103,17 +103,7 @@ class ServerStack:
                 )
                 for raw in answer.get("Messages", []):
                     received += 1
-                    record = {
-                        "messageId": raw["MessageId"],
-                        "receiptHandle": raw["ReceiptHandle"],
-                        "body": raw["Body"],
-                        "attributes": raw.get("Attributes", {}),
-                        "messageAttributes": {},
-                        "md5OfBody": raw.get("MD5OfBody", ""),
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": arn,
-                        "awsRegion": _REGION,
-                    }
+                    record = sqs_record(raw, arn, _REGION)
                     with role("handler"):
                         response = handler({"Records": [record]}, None)
                     failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}

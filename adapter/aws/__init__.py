@@ -2,7 +2,7 @@
 
 from ._handler import UnsupportedEventError, handler, process_forwarded
 from ._http import is_api_event, process_api_event
-from ._sqs import MalformedMessageError, is_sqs_event, process_sqs_event
+from ._sqs import MalformedMessageError, is_sqs_event, process_sqs_event, sqs_record
 
 __all__ = [
     "MalformedMessageError",
@@ -13,4 +13,5 @@ __all__ = [
     "process_forwarded",
     "is_sqs_event",
     "process_sqs_event",
+    "sqs_record",
 ]

@@ -116,6 +116,22 @@ def _give_up(runtime: Runtime, run_id: str, exc: Exception, receive_count: int) 
         logger.exception("could not mark the run failed")
 
 
+def sqs_record(raw: dict[str, Any], arn: str, region: str = "us-east-1") -> dict[str, Any]:
+    """A message from ``ReceiveMessage`` as Lambda's event-source mapping hands it over:
+    one record of an SQS event (for local pollers: LocalRuntime, ``adapter dev``)."""
+    return {
+        "messageId": raw["MessageId"],
+        "receiptHandle": raw["ReceiptHandle"],
+        "body": raw["Body"],
+        "attributes": raw.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": raw.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": region,
+    }
+
+
 def is_sqs_event(event: Any) -> bool:
     """Does this Lambda event come from an SQS event-source mapping?"""
     records = event.get("Records") if isinstance(event, dict) else None

@@ -23,18 +23,21 @@ from collections.abc import Callable
 from typing import Any
 
 _lock = threading.RLock()
-_installed = False
 _partition = threading.local()
 
 
 def tune_moto() -> None:
-    """Install the three changes above for this process (idempotent)."""
-    global _installed
+    """Install the three changes above for this process (idempotent).
+
+    Checked each time, not remembered: other code may patch and restore moto around us
+    (a test double of its own), and half of these changes without the other half would
+    be wrong (no table backup, but no undo log either).
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
     with _lock:
-        if _installed:
-            return
-        _install()
-        _installed = True
+        if not getattr(DynamoDBBackend.transact_write_items, "_adapter_tuned", False):
+            _install()
 
 
 def _install() -> None:
@@ -49,9 +52,9 @@ def _install() -> None:
         # the undo log below does the restoring.
         return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
-    backend_module.copy = types.SimpleNamespace(  # type: ignore[attr-defined, assignment]
-        deepcopy=_no_table_backup, copy=copy.copy
-    )
+    # Swapped in only while our transaction runs (under the lock): moto elsewhere, or
+    # without us, keeps its own backups.
+    no_backup = types.SimpleNamespace(deepcopy=_no_table_backup, copy=copy.copy)
 
     transact = DynamoDBBackend.transact_write_items
 
@@ -73,6 +76,8 @@ def _install() -> None:
                 except Exception:  # a malformed entry: moto refuses it before writing
                     continue
                 undo.append((table, hash_key, range_key, copy.deepcopy(before)))
+            stock = backend_module.copy  # type: ignore[attr-defined]
+            backend_module.copy = no_backup  # type: ignore[attr-defined, assignment]
             try:
                 return transact(self, transact_items)
             except BaseException:
@@ -84,11 +89,18 @@ def _install() -> None:
                     else:
                         table.items[hash_key] = before
                 raise
+            finally:
+                backend_module.copy = stock  # type: ignore[attr-defined]
 
+    transact_write_items._adapter_tuned = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     for name in ("put_item", "update_item", "delete_item"):
-        setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, "_adapter_tuned", False):
+            setattr(DynamoDBBackend, name, _locked(method))
 
+    if getattr(Table.query, "_adapter_tuned", False):
+        return
     query = Table.query
     all_items = Table.all_items
 
@@ -130,6 +142,7 @@ def _install() -> None:
         # its page limit before the key condition, so keep one neighbour on each side.
         return partition[max(hits[0] - 1, 0) : hits[-1] + 2]
 
+    partition_query._adapter_tuned = True  # type: ignore[attr-defined]
     Table.query = partition_query  # type: ignore[method-assign]
     Table.all_items = partition_items  # type: ignore[method-assign]
 
@@ -139,4 +152,5 @@ def _locked(method: Any) -> Any:
         with _lock:
             return method(self, *args, **kwargs)
 
+    locked._adapter_tuned = True  # type: ignore[attr-defined]
     return locked

@@ -1,4 +1,7 @@
-"""Fixtures for the browser tests: one ``adapter dev`` and one chromium for the session.
+"""Fixtures for the browser tests: one ``adapter dev`` and one chromium for the package.
+
+Package scope, not session: Playwright's sync API keeps an event loop running in the
+main thread while it is open, and the suites after this one call ``asyncio.run``.
 
 The tests fail (they never skip) when Playwright or chromium is missing: ``make test``
 installs Debian's chromium, the ``test`` extra installs Playwright.
@@ -20,7 +23,7 @@ from .stack import DevServer, launch_chromium, start_dev
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     server = start_dev(tmp_path_factory.mktemp("adapter-dev"))
     yield server
@@ -38,7 +41,7 @@ class Scenario:
     hook_token: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scenario(dev: DevServer) -> Scenario:
     token = f"approval-{uuid.uuid4().hex[:8]}"
     return Scenario(
@@ -50,7 +53,7 @@ def scenario(dev: DevServer) -> Scenario:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         missing = None

@@ -194,24 +194,6 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 TERMINAL_RUN_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
-EventType = Literal[
-    "run_created",
-    "run_started",
-    "run_completed",
-    "run_failed",
-    "run_cancelled",
-    "step_created",
-    "step_started",
-    "step_completed",
-    "step_failed",
-    "step_retrying",
-    "wait_created",
-    "wait_completed",
-    "hook_created",
-    "hook_received",
-    "hook_disposed",
-]
-
 
 def parse_event(raw: dict[str, Any]) -> Event:
     """Validate a raw mapping into the matching event model."""

@@ -45,7 +45,7 @@ from ..core.events import (
 from ..core.messages import StepMessage
 from ..world import AppendBatch, RunRecord
 from ._runtime import MAX_CONFLICT_RETRIES
-from ._turn import advance, timer_message
+from ._turn import advance, resend
 
 if TYPE_CHECKING:
     from ..core import StepDefinition
@@ -195,21 +195,17 @@ def _resend_decided_after(rt: Runtime, run: RunRecord, events: list[Event], cid:
     )
     later = [e for e in events if e.seq > ended]
     moved = {e.correlation_id for e in later if e.type in ("step_started", "wait_completed")}
-    outgoing = [
-        rt.step_message(run, e.correlation_id)
+    steps = [
+        e.correlation_id
         for e in later
         if isinstance(e, StepCreated) and e.correlation_id and e.correlation_id not in moved
     ]
-    outgoing += [
-        timer_message(rt, run.run_id, run.deployment_id, e.correlation_id, e.data.resume_at)
+    timers = [
+        (e.correlation_id, e.data.resume_at)
         for e in later
-        if isinstance(e, WaitCreated) and e.correlation_id not in moved
+        if isinstance(e, WaitCreated) and e.correlation_id and e.correlation_id not in moved
     ]
-    if outgoing:
-        logger.info(
-            "run %s: re-sending %d message(s) after a redelivery", run.run_id, len(outgoing)
-        )
-        rt.send(*outgoing)
+    resend(rt, run, steps, timers)
 
 
 def _record(rt: Runtime, run: RunRecord, step: StepView, outcome: _Outcome) -> None:

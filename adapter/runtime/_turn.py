@@ -294,10 +294,15 @@ def _target(out: Outgoing) -> str | None:
 
 def _resend_open_work(rt: Runtime, run: RunRecord, outcome: TurnOutcome) -> None:
     """Re-send the messages an earlier, crashed turn may have recorded but not sent."""
-    outgoing = [rt.step_message(run, cid) for cid in outcome.in_flight]
-    outgoing += [
-        timer_message(rt, run.run_id, run.deployment_id, cid, at) for cid, at in outcome.timers
-    ]
+    resend(rt, run, outcome.in_flight, outcome.timers)
+
+
+def resend(
+    rt: Runtime, run: RunRecord, steps: list[str], timers: list[tuple[str, datetime]]
+) -> None:
+    """Send again the messages of these recorded steps and timers (after a redelivery)."""
+    outgoing = [rt.step_message(run, cid) for cid in steps]
+    outgoing += [timer_message(rt, run.run_id, run.deployment_id, cid, at) for cid, at in timers]
     if outgoing:
         logger.info(
             "run %s: re-sending %d message(s) after a redelivery", run.run_id, len(outgoing)

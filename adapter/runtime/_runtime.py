@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_CONFLICT_RETRIES = 8
 _CACHE_RUNS = 256
+# Events after which a run may wait for a wake-up its writer died before sending: the
+# stall sweep finds them on the run item (see wake_stalled).
+_SWEEP_MARKS = frozenset({"hook_received"})
 
 
 def utc_now() -> datetime:
@@ -114,6 +117,14 @@ class Runtime:
 
     def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
         """Append through the world, then tell the listeners what was recorded."""
+        with self._cache_lock:
+            hit = self._cache.get(run_id)
+        known = hit[0] if hit is not None and hit[0].last_seq == expected_seq else None
+        if batch.run_update is None and known is not None:
+            # The run item needs no write unless the sweep's mark is set or cleared.
+            batch.touch_run = known.last_event in _SWEEP_MARKS or any(
+                e.type in _SWEEP_MARKS for e in batch.events
+            )
         try:
             seq = self.world.append(run_id, expected_seq, batch)
         except ConflictError:
@@ -129,11 +140,9 @@ class Runtime:
                 raise
             logger.warning("append to run %s reported an error but was recorded", run_id)
             seq = expected_seq + len(batch.events)
-        with self._cache_lock:
-            hit = self._cache.get(run_id)
-        if hit is not None and hit[0].last_seq == expected_seq:
+        if known is not None and hit is not None:
             # What we wrote is the log now: the next decision needs no read.
-            self._remember(_updated(hit[0], seq, batch), hit[1] + batch.events)
+            self._remember(_updated(known, seq, batch), hit[1] + batch.events)
         self.notify(batch.events)
         return seq
 
@@ -218,7 +227,11 @@ class Runtime:
                 cached, new = [], []  # cache does not join up: start over from the top
                 continue
             events = cached + new
-            if events and events[-1].seq == run.last_seq:
+            # The run item is read after the events (it sorts last): if it is ahead of
+            # them, someone appended between our pages. It may be behind (it is not
+            # written with every append), never ahead of a complete read.
+            if events and events[-1].seq >= run.last_seq:
+                run = replace(run, last_seq=events[-1].seq)
                 self._remember(run, events)
                 return run, events
             cached = events  # someone appended between our pages: read the rest
@@ -310,7 +323,7 @@ class Runtime:
             run
             for status in ("pending", "running")
             for run in self.world.list_runs(workflow_name=None, status=status, limit=limit)
-            if (run.status == "pending" or run.last_event == "hook_received")
+            if (run.status == "pending" or run.last_event in _SWEEP_MARKS)
             and (run.updated_at or run.created_at) <= cutoff
             and (run.run_id, run.last_seq) not in (already or ())
         ]
@@ -411,14 +424,12 @@ def open_hooks(events: list[Event]) -> list[tuple[str, str]]:
 
 
 def _updated(run: RunRecord, last_seq: int, batch: AppendBatch) -> RunRecord:
-    """The run item as this append left it."""
+    """The run item as this append left it (``last_seq`` is the log's)."""
     update = batch.run_update
     last = batch.events[-1]
-    changes: dict[str, Any] = {
-        "last_seq": last_seq,
-        "last_event": last.type,
-        "updated_at": last.created_at,
-    }
+    changes: dict[str, Any] = {"last_seq": last_seq}
+    if batch.touch_run or update is not None:
+        changes.update(last_event=last.type, updated_at=last.created_at)
     if update is not None:
         if update.status:
             changes["status"] = update.status

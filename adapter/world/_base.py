@@ -29,6 +29,7 @@ class RunRecord:
     status: RunStatus
     created_at: datetime
     last_seq: int
+    """The seq of the run's newest event."""
     input: Any = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -36,9 +37,10 @@ class RunRecord:
     error: ErrorInfo | None = None
     idempotency_key: str | None = None
     last_event: str | None = None
-    """Type of the newest event."""
+    """Type of the newest event the run item was written with (see
+    :attr:`AppendBatch.touch_run`): the stall sweep looks for ``hook_received``."""
     updated_at: datetime | None = None
-    """When the newest event was recorded."""
+    """When that event was recorded."""
 
     @property
     def ended(self) -> bool:
@@ -90,6 +92,15 @@ class AppendBatch:
 
     units: list[Unit] = field(default_factory=list)
     run_update: RunUpdate | None = None
+    touch_run: bool = True
+    """Write the run item (``last_seq``, ``last_event``, ``updated_at``) with the events.
+
+    The events' own keys are the lock (each is written only if its seq is free), so
+    the run item needs writing only when something reads it without the log: a status
+    change (always written), or a mark the stall sweep looks for. The runtime clears
+    this when it knows neither is the case; a step then costs one small conditional put
+    instead of a two-item transaction.
+    """
 
     def add(self, events: Sequence[Event], hooks: Sequence[HookWrite] = ()) -> None:
         self.units.append(Unit(list(events), list(hooks)))
@@ -121,7 +132,7 @@ class World(Protocol):
         ...
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        """The run item, or ``None``."""
+        """The run item with the seq of the newest event, or ``None``."""
         ...
 
     def list_runs(
@@ -131,11 +142,17 @@ class World(Protocol):
         ...
 
     def read(self, run_id: str, after_seq: int) -> tuple[RunRecord | None, list[Event]]:
-        """The run item and the events with ``seq > after_seq``, in order, in one read."""
+        """The run item and the events with ``seq > after_seq``, in order, in one read.
+
+        The record's ``last_seq`` is the run item's: it may be behind the events read
+        (see :attr:`AppendBatch.touch_run`), never ahead of those a complete read returns.
+        """
         ...
 
     def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
         """Append events after ``expected_seq`` atomically with their item changes.
+
+        Each event is written only if its seq is free: the first writer at a seq wins.
 
         Returns the new last seq.
 

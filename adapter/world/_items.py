@@ -2,15 +2,17 @@
 
 =================  ==================  ==============================================
 ``RUN#<run_id>``   ``RUN``             the run item: status, names, input, output,
-                                       ``last_seq`` (the seq of its newest event)
+                                       ``last_seq`` (as of its last write)
 ``RUN#<run_id>``   ``EV#<seq:012d>``   one event; ``data`` is JSON text
 ``HOOK#<token>``   ``HOOK``            which run and hook a token resumes
 ``IDEM#<key>``     ``IDEM``            which run an idempotency key started
 =================  ==================  ==============================================
 
 ``EV#…`` sorts before ``RUN``, so one query for ``SK BETWEEN EV#<seq+1> AND RUN``
-returns the new events *and* the run item. A step's state is not stored apart: it is
-folded from its events.
+returns the new events *and* the run item. An event is put only if its key is free:
+that is the lock, so the run item is written only when it changes (status, output) or
+carries a mark the stall sweep reads. A step's state is not stored apart: it is folded
+from its events.
 """
 
 from __future__ import annotations
@@ -120,20 +122,19 @@ def run_from_item(item: Item, store: PayloadStore) -> RunRecord:
 def run_update(
     table: str,
     run_id: str,
-    expected_seq: int,
     new_seq: int,
     update: RunUpdate | None,
     store: PayloadStore,
     last: Event,
 ) -> Item:
-    """An ``Update`` transaction item moving ``last_seq`` on, conditional on its value.
+    """An ``Update`` transaction item moving ``last_seq`` on, with ``update``'s fields.
 
     It also records the newest event's type and time (``last_event``, ``updated_at``), so
-    a sweep can find runs left waiting for a turn without reading their logs.
+    a sweep can find runs left waiting for a turn without reading their logs. It needs
+    no seq condition: it goes with the events, whose puts are conditional.
     """
     names = {"#seq": "last_seq", "#last": "last_event", "#updated": "updated_at"}
     values: dict[str, Any] = {
-        ":expected": n(expected_seq),
         ":new": n(new_seq),
         ":last": s(last.type),
         ":updated": time(last.created_at),
@@ -162,7 +163,7 @@ def run_update(
             "TableName": table,
             "Key": run_key(run_id),
             "UpdateExpression": "SET " + ", ".join(sets),
-            "ConditionExpression": "#seq = :expected",
+            "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }

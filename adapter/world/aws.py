@@ -2,14 +2,16 @@
 
 The table layout is described in :mod:`adapter.world._items`. Two sparse indexes list
 runs: ``by_workflow`` and ``by_status``, both sorted by ``created_key`` (creation time,
-then run id). Every append is one ``TransactWriteItems`` conditional on the run's
-``last_seq``, so two writers can never both record the same thing.
+then run id). Every event is put on condition that its seq is free, so two writers can
+never both record the same thing; an append of one event alone is one ``PutItem``,
+anything more one ``TransactWriteItems`` (per 100 items).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -132,10 +134,26 @@ class AwsWorld:
         return run, False
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        item = self._ddb.get_item(
-            TableName=self._table, Key=items.run_key(run_id), ConsistentRead=True
-        ).get("Item")
-        return items.run_from_item(item, self.payloads) if item else None
+        # The run item and, right before it in the partition, the newest event: the
+        # run item alone may lag the log (see AppendBatch.touch_run).
+        found = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :events AND :run",
+            ExpressionAttributeValues={
+                ":pk": items.s(f"RUN#{run_id}"),
+                ":events": items.s(items.event_sk(0)),
+                ":run": items.s("RUN"),
+            },
+            ScanIndexForward=False,
+            Limit=2,
+            ConsistentRead=True,
+        ).get("Items", [])
+        if not found or items.get(found[0], "SK") != "RUN":
+            return None
+        record = items.run_from_item(found[0], self.payloads)
+        if len(found) > 1 and items.get(found[1], "seq") > record.last_seq:
+            record = replace(record, last_seq=items.get(found[1], "seq"))
+        return record
 
     def list_runs(
         self, *, workflow_name: str | None, status: str | None, limit: int
@@ -211,24 +229,24 @@ class AwsWorld:
         seq = expected_seq
         for chunk in self._chunks(batch):
             new_seq = seq + sum(len(unit.events) for unit, _ in chunk)
-            writes = [
-                items.run_update(
-                    self._table,
-                    run_id,
-                    seq,
-                    new_seq,
-                    batch.run_update,
-                    self.payloads,
-                    [e for unit, _ in chunk for e in unit.events][-1],
+            writes: list[dict[str, Any]] = []
+            roles: list[tuple[str, str]] = []
+            if batch.touch_run or batch.run_update is not None:
+                last = [e for unit, _ in chunk for e in unit.events][-1]
+                update = items.run_update(
+                    self._table, run_id, new_seq, batch.run_update, self.payloads, last
                 )
-            ]
-            roles: list[tuple[str, str]] = [("run", run_id)]
+                writes.append(update)
+                roles.append(("run", run_id))
             for _, unit_writes in chunk:
                 for role, write in unit_writes:
                     writes.append(write)
                     roles.append(role)
             try:
-                self._ddb.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
+                if len(writes) == 1 and "Put" in writes[0]:
+                    self._ddb.put_item(**writes[0]["Put"])
+                else:
+                    self._ddb.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
             except ClientError as exc:
                 if not _is_cancelled(exc):
                     raise

@@ -14,7 +14,7 @@ injected error (on AWS, botocore would absorb most throttles: this is harsher).
 
 Besides errors it can perturb delivery: send a copy of a message (duplicate delivery),
 add a random ``DelaySeconds`` (reordering), shuffle the batches the poller receives,
-and make two workers meet at their first ``TransactWriteItems`` (a forced race).
+and make two workers meet at their first append to a log (a forced race).
 
 LocalRuntime's poller emulates Lambda's event-source mapping, not code under test:
 calls made directly from ``adapter/testing.py`` (its ``ReceiveMessage`` /
@@ -53,6 +53,8 @@ THROTTLE_CODES = {
 SERVER_CODES = (("InternalServerError", 500), ("ServiceUnavailable", 503))
 READ_OPERATIONS = frozenset({"Query", "GetItem", "BatchGetItem", "GetObject"})
 SEND_OPERATIONS = frozenset({"SendMessage", "SendMessageBatch"})
+# The writes an append is made of: one event alone is a PutItem, more a transaction.
+_APPENDS = frozenset({"TransactWriteItems", "PutItem"})
 
 
 class ProcessDied(BaseException):
@@ -215,7 +217,7 @@ class FaultInjector:
             self._local.exempt = previous
 
     def rendezvous_at_first_write(self, barrier: threading.Barrier) -> None:
-        """This thread waits at ``barrier`` before its next ``TransactWriteItems``."""
+        """This thread waits at ``barrier`` before its next append (a write to the log)."""
         self._local.barrier = barrier
 
     # --- the patched call ---------------------------------------------------------------
@@ -259,7 +261,7 @@ class FaultInjector:
 
     def _meet(self, operation: str) -> None:
         barrier: threading.Barrier | None = getattr(self._local, "barrier", None)
-        if barrier is None or operation != "TransactWriteItems":
+        if barrier is None or operation not in _APPENDS:
             return
         self._local.barrier = None
         try:

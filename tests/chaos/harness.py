@@ -525,7 +525,7 @@ def two_workers(rt: LocalRuntime, faults: FaultInjector) -> Iterator[None]:
 
     SQS standard queues may hand one message to two consumers; here both call
     ``runtime.process`` on their own thread, meet at a barrier right before their
-    first ``TransactWriteItems``, and race. A delivery fails if either worker raised
+    first write to the log, and race. A delivery fails if either worker raised
     (a real exception, not a lost race).
     """
     runtime = rt.runtime

@@ -1,0 +1,121 @@
+"""How appends land in DynamoDB: each event's key is the lock, and the run item is
+written only when something that reads it without the log needs it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from adapter import create_hook, get_run, resume_hook, sleep, start, step, workflow
+from adapter.core.errors import ConflictError
+from adapter.core.events import RunCancelled
+from adapter.testing import LocalRuntime
+from adapter.world import AppendBatch
+
+
+@step
+async def add_one(x: int) -> int:
+    return x + 1
+
+
+@workflow
+async def steps_then_sleep(n: int) -> int:
+    x = 0
+    for _ in range(n):
+        x = await add_one(x)
+    await sleep("1h")
+    return x
+
+
+@workflow
+async def waits_for_two_payloads() -> list[Any]:
+    hook = create_hook(token="log-writes-hook")
+    first = await hook
+    x = await add_one(0)
+    second = await hook
+    return [first, x, second]
+
+
+def _stored_run_item(rt: LocalRuntime, run_id: str) -> dict[str, Any]:
+    ddb = rt.runtime.world._ddb  # type: ignore[attr-defined]
+    key = {"PK": {"S": f"RUN#{run_id}"}, "SK": {"S": "RUN"}}
+    item: dict[str, Any] = ddb.get_item(TableName=rt.env["ADAPTER_TABLE_NAME"], Key=key)["Item"]
+    return item
+
+
+def _count_writes(rt: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    ddb = rt.runtime.world._ddb  # type: ignore[attr-defined]
+    counts: Counter[str] = Counter()
+    for name in ("put_item", "transact_write_items"):
+        original = getattr(ddb, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+            counts[_name] += 1
+            if _name == "transact_write_items":
+                counts["run item updates"] += sum("Update" in w for w in kw["TransactItems"])
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(ddb, name, counted)
+    return counts
+
+
+def test_a_step_appends_without_writing_the_run_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with LocalRuntime() as rt:
+        counts = _count_writes(rt, monkeypatch)
+        run = start(steps_then_sleep, args=[5])
+        rt.advance("1m")  # five steps done, asleep for an hour
+        events = rt.events(run.run_id)
+        assert [e.type for e in events][-1] == "wait_created"
+        # start() writes the run (one transaction); the first turn marks it running
+        # (one transaction with the run item); each step is claimed with one PutItem
+        # and finished with one transaction of puts (its result and the next
+        # decision), none touching the run item.
+        assert counts["run item updates"] == 1
+        assert counts["put_item"] == 5
+        assert counts["transact_write_items"] == 1 + 1 + 5
+        stored = _stored_run_item(rt, run.run_id)
+        assert int(stored["last_seq"]["N"]) < events[-1].seq
+        # get_run still tells the log's newest seq: it reads the newest event too.
+        assert rt.runtime.world.get_run(run.run_id).last_seq == events[-1].seq
+        rt.drain()
+        assert get_run(run.run_id).return_value == 5
+        stored = _stored_run_item(rt, run.run_id)
+        assert int(stored["last_seq"]["N"]) == rt.events(run.run_id)[-1].seq
+
+
+def test_the_sweep_mark_is_set_by_a_payload_and_cleared_by_the_next_turn() -> None:
+    with LocalRuntime() as rt:
+        run = start(waits_for_two_payloads)
+        rt.drain()
+        resume_hook("log-writes-hook", "a")
+        # Recorded but not processed yet: the run item says so, for the stall sweep.
+        assert _stored_run_item(rt, run.run_id)["last_event"]["S"] == "hook_received"
+        rt.drain()
+        assert _stored_run_item(rt, run.run_id)["last_event"]["S"] != "hook_received"
+        resume_hook("log-writes-hook", "b")
+        assert run.return_value == ["a", 1, "b"]
+
+
+def test_two_appends_at_one_seq_one_wins() -> None:
+    with LocalRuntime() as rt:
+        run = start(steps_then_sleep, args=[1])
+        rt.advance("1m")
+        world = rt.runtime.world
+        seq = world.get_run(run.run_id).last_seq
+
+        def cancelled() -> AppendBatch:
+            batch = AppendBatch(touch_run=False)
+            now = datetime.now(UTC)
+            batch.add([RunCancelled(run_id=run.run_id, seq=seq + 1, created_at=now)])
+            return batch
+
+        assert world.append(run.run_id, seq, cancelled()) == seq + 1
+        with pytest.raises(ConflictError) as lost:
+            world.append(run.run_id, seq, cancelled())
+        assert lost.value.reason == "seq"
+        assert [e.seq for e in rt.events(run.run_id)][-1] == seq + 1

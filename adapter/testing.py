@@ -23,6 +23,8 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
 
 from ._moto import tune_moto
 from .core import Registry, default_registry
@@ -32,7 +34,7 @@ from .core.events import Event
 from .core.messages import Message
 from .runtime import Deployments, Runtime, activate, deactivate, reset_env_runtime
 from .world._lambda import LambdaFunction
-from .world.aws import ENV_FUNCTION, AwsConfig, AwsWorld, create_resources
+from .world.aws import _BOTO_CONFIG, ENV_FUNCTION, AwsConfig, AwsWorld, create_resources
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +148,14 @@ class LocalRuntime:
         self.env[ENV_FUNCTION] = self.function_name
         os.environ.update(self.env)
         reset_env_runtime()
-        self._world = AwsWorld(AwsConfig.from_env(self.env), max_delay_seconds=self._max_delay)
+        # moto checks no signatures: signing every request would only cost time.
+        unsigned = _BOTO_CONFIG.merge(Config(signature_version=UNSIGNED))
+        self._world = AwsWorld(
+            AwsConfig.from_env(self.env),
+            dynamodb=boto3.client("dynamodb", region_name=_REGION, config=unsigned),
+            sqs=boto3.client("sqs", region_name=_REGION, config=unsigned),
+            max_delay_seconds=self._max_delay,
+        )
         self._function = LambdaFunction(self.function_name, self._lambda)
         self._add_runtime("1", self._registry)
         self._set_alias("live", "1")
@@ -354,39 +363,64 @@ class LocalRuntime:
 
     def _pump(self) -> int:
         """Receive and process messages until none is visible; return how many."""
-        from .aws import process_sqs_event
-
-        sqs = self.runtime.world._sqs  # type: ignore[attr-defined]
         processed = 0
         while True:
             received = 0
-            for (url, arn), queue in zip(self._queue_arns(), self._queues(), strict=True):
+            for (_, arn), queue in zip(self._queue_arns(), self._queues(), strict=True):
                 if not self._receivable(queue):
                     continue  # spare an empty ReceiveMessage (the ESM's cost, not ours)
                 with self._lock:
                     self._hold_in_flight()
-                    answer = sqs.receive_message(
-                        QueueUrl=url,
-                        MaxNumberOfMessages=10,
-                        AttributeNames=["All"],
-                        MessageAttributeNames=["All"],
-                    )
-                for raw in answer.get("Messages", []):
+                    batch = self._receive(queue)
+                for raw in batch:
                     received += 1
-                    self._process_one(sqs, url, arn, raw, process_sqs_event)
+                    self._process_one(queue, arn, raw)
             processed += received
             if not received:
                 return processed
 
-    def _process_one(self, sqs: Any, url: str, arn: str, raw: dict[str, Any], process: Any) -> None:
-        from .aws import sqs_record
+    def _receive(self, queue: Any) -> list[dict[str, Any]]:
+        """Up to 10 messages, shaped as ``ReceiveMessage`` returns them.
+
+        The event-source mapping polls the queue on AWS, not the function: here it is
+        moto's queue, read in-process (its visibility timeouts, receive counts and
+        redrive apply) without a client call.
+        """
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[_ACCOUNT][_REGION]
+        received = backend.receive_message(queue.name, 10, 0, queue.visibility_timeout)
+        return [
+            {
+                "MessageId": message.id,
+                "ReceiptHandle": message.receipt_handle,
+                "Body": message.body,
+                "MD5OfBody": message.body_md5,
+                "Attributes": {
+                    "ApproximateReceiveCount": str(message.approximate_receive_count),
+                    "SentTimestamp": str(message.sent_timestamp),
+                    "ApproximateFirstReceiveTimestamp": str(
+                        message.approximate_first_receive_timestamp
+                    ),
+                },
+            }
+            for message in received
+        ]
+
+    def _delete(self, queue: Any, receipt_handle: str) -> None:
+        from moto.sqs.models import sqs_backends
+
+        sqs_backends[_ACCOUNT][_REGION].delete_message(queue.name, receipt_handle)
+
+    def _process_one(self, queue: Any, arn: str, raw: dict[str, Any]) -> None:
+        from .aws import process_sqs_event, sqs_record
 
         record = sqs_record(raw, arn, _REGION)
         box: dict[str, Any] = {}
 
         def invoke() -> None:
             try:
-                box["response"] = process({"Records": [record]}, None, self.runtime)
+                box["response"] = process_sqs_event({"Records": [record]}, None, self.runtime)
             except BaseException as exc:  # the invocation crashed: SQS redelivers
                 box["error"] = exc
 
@@ -403,7 +437,7 @@ class LocalRuntime:
             return
         failed = {f["itemIdentifier"] for f in box["response"].get("batchItemFailures", [])}
         if raw["MessageId"] not in failed:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=raw["ReceiptHandle"])
+            self._delete(queue, raw["ReceiptHandle"])
 
     def _receivable(self, queue: Any) -> bool:
         return any(

@@ -171,7 +171,7 @@ class FaultInjector:
         self._rng = random.Random(config.seed)
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._patch: Any = None
+        self._patches: list[Any] = []
         self._eligible = 0
         self.enabled = True
         self.observer: Callable[[str, str], None] | None = None
@@ -186,16 +186,25 @@ class FaultInjector:
         def _make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
             return injector._call(client, operation_name, api_params)
 
-        self._patch = mock.patch.object(
-            botocore.client.BaseClient, "_make_api_call", _make_api_call
-        )
-        self._patch.start()
+        receive = adapter.testing.LocalRuntime._receive
+
+        def _receive(rt: Any, queue: Any) -> list[dict[str, Any]]:
+            # The poller reads moto's queues in-process, as the event-source mapping
+            # reads SQS on AWS: its batches are shuffled here, not at a client call.
+            return injector._shuffled(receive(rt, queue))
+
+        self._patches = [
+            mock.patch.object(botocore.client.BaseClient, "_make_api_call", _make_api_call),
+            mock.patch.object(adapter.testing.LocalRuntime, "_receive", _receive),
+        ]
+        for patch in self._patches:
+            patch.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._patch is not None:
-            self._patch.stop()
-            self._patch = None
+        for patch in reversed(self._patches):
+            patch.stop()
+        self._patches = []
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -251,13 +260,16 @@ class FaultInjector:
 
     def _poller_call(self, client: Any, operation: str, params: dict[str, Any]) -> Any:
         result = _ORIGINAL(client, operation, params)
-        if operation == "ReceiveMessage" and self.config.shuffle_receives:
-            messages = result.get("Messages") or []
-            if len(messages) > 1:
-                with self._lock:
-                    self._rng.shuffle(messages)
-                    self.stats.shuffles += 1
+        if operation == "ReceiveMessage":
+            result["Messages"] = self._shuffled(result.get("Messages") or [])
         return result
+
+    def _shuffled(self, messages: list[Any]) -> list[Any]:
+        if self.config.shuffle_receives and len(messages) > 1:
+            with self._lock:
+                self._rng.shuffle(messages)
+                self.stats.shuffles += 1
+        return messages
 
     def _meet(self, operation: str) -> None:
         barrier: threading.Barrier | None = getattr(self._local, "barrier", None)

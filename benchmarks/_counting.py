@@ -5,8 +5,9 @@ Every boto3 client call goes through ``botocore.client.BaseClient._make_api_call
 and attribute each call to a *role*:
 
 * ``poller``  -- SQS ReceiveMessage / DeleteMessage / ChangeMessageVisibility: the work
-  Lambda's event-source mapping does for us on AWS (LocalRuntime's pump, or the moto
-  server driver here). Counted, but never as handler calls.
+  Lambda's event-source mapping does for us on AWS (LocalRuntime's pump, which reads
+  moto's queues in-process and is counted at its own two methods, or the moto server
+  driver here). Counted, but never as handler calls.
 * ``handler`` -- calls made while serving a message: code that runs inside the Lambda
   invocation (LocalRuntime runs each message on its own thread; the server driver marks
   its handler calls explicitly with :func:`role`).
@@ -137,8 +138,30 @@ class CallCounter:
 
         _make_api_call.__wrapped__ = original  # type: ignore[attr-defined]
         botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[attr-defined]
+        counter._count_local_poller()
         cls._installed = counter
         return counter
+
+    def _count_local_poller(self) -> None:
+        """LocalRuntime's poller reads moto's queues in-process, as the event-source
+        mapping reads SQS (no botocore call): count its receives and deletes as the
+        poller's API calls all the same."""
+        from adapter.testing import LocalRuntime
+
+        receive, delete = LocalRuntime._receive, LocalRuntime._delete
+
+        def _receive(rt: Any, queue: Any) -> list[dict[str, Any]]:
+            with self._lock:
+                self._now.calls[("poller", "ReceiveMessage")] += 1
+            return receive(rt, queue)
+
+        def _delete(rt: Any, queue: Any, receipt_handle: str) -> None:
+            with self._lock:
+                self._now.calls[("poller", "DeleteMessage")] += 1
+            delete(rt, queue, receipt_handle)
+
+        LocalRuntime._receive = _receive  # type: ignore[method-assign]
+        LocalRuntime._delete = _delete  # type: ignore[method-assign]
 
     def _record(self, who: str, operation: str, params: dict[str, Any], response: Any) -> None:
         items = _items_of(operation, response) if operation in READ_OPS else []

@@ -196,8 +196,14 @@ class WorkflowTurn:
     def call_step(
         self, step: StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> asyncio.Future[Any]:
-        cid, _ = self._request("step", step.name)
-        tree = encode_input(args, kwargs, what=f"arguments of step {step.name!r}")
+        cid, recorded = self._request("step", step.name)
+        # A recorded step's input is in the log: encoding it again on every replay
+        # would make a turn's cost grow with the number of steps before it.
+        tree = (
+            recorded.data.input
+            if recorded is not None
+            else encode_input(args, kwargs, what=f"arguments of step {step.name!r}")
+        )
         future: asyncio.Future[Any] = self._loop.create_future()
         self._futures[cid] = future
         self._requested[cid] = ScheduleStep(cid, step.name, tree)
@@ -234,7 +240,11 @@ class WorkflowTurn:
             else Hook(self._loop, cid, token)
         )
         self._hooks[cid] = hook
-        tree = serde.to_json(metadata, what="hook metadata")
+        tree = (
+            recorded.data.metadata
+            if recorded is not None
+            else serde.to_json(metadata, what="hook metadata")
+        )
         self._requested[cid] = CreateHook(cid, token, tree)
         return hook
 

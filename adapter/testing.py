@@ -301,9 +301,11 @@ class LocalRuntime:
     def _wait(self, run_id: str, timeout: float | None) -> None:
         # Drive the stack until the run ends. Called from `Run.result()`, possibly
         # inside a step that polls a child: the caller's own message stays in flight.
-        while not self.runtime.get_record(run_id).ended:
+        while not self._ended(run_id):
             if self._pump():
                 continue
+            if self.runtime.get_record(run_id).ended:  # idle: ask the table
+                return
             due = self._next_due()
             if due is not None:
                 self.clock.advance_to(due)
@@ -312,6 +314,17 @@ class LocalRuntime:
                     f"run {run_id} has not ended and nothing is scheduled: it waits on "
                     "something outside this runtime (a hook to resume?)"
                 )
+
+    def _ended(self, run_id: str) -> bool:
+        # Every message is processed by one of our runtimes: when none of them saw the
+        # run end, it has not (a cache may have forgotten it: the idle check reads).
+        return (
+            any(
+                (seen := rt.known(run_id)) is not None and seen.ended
+                for rt in list(self._runtimes.values())
+            )
+            and self.runtime.get_record(run_id).ended
+        )
 
     def _wake_stalled(self) -> bool:
         """When nothing is queued, do what the stall sweep does on AWS (see

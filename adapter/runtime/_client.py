@@ -281,6 +281,7 @@ def start(
     )
     record, created = rt.world.create_run(record, event, idempotency_key)
     if created:
+        rt.remember_created(record, event)
         rt.notify([event])
     if created or record.status == "pending":
         # A pending run found by its key may have lost its first message to a crash.

@@ -237,6 +237,19 @@ class Runtime:
             cached = events  # someone appended between our pages: read the rest
         raise ConflictError(f"could not read a consistent log for run {run_id}")
 
+    def known(self, run_id: str) -> RunRecord | None:
+        """What this process last saw of the run, without a read (``None``: nothing).
+
+        A hint only: another process may have moved the run on since.
+        """
+        with self._cache_lock:
+            hit = self._cache.get(run_id)
+        return hit[0] if hit is not None else None
+
+    def remember_created(self, record: RunRecord, event: Event) -> None:
+        """Keep a run this process just created, so its first turn here reads nothing."""
+        self._remember(record, [event])
+
     def _remember(self, run: RunRecord, events: list[Event]) -> None:
         with self._cache_lock:
             self._cache[run.run_id] = (run, events)

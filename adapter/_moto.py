@@ -12,6 +12,11 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
 * **Queries cost their partition.** A base-table ``Query`` in moto sorts every item of
   the table and then keeps the requested partition; here it looks at that partition only
   (plus one neighbour on each side, which moto's paging inspects), in the same order.
+* **Items are answered as they are.** moto serializes a response by walking its model:
+  every attribute value of every item is matched against the ten members an
+  ``AttributeValue`` may have, a millisecond per item. An attribute value made of
+  strings, booleans, lists and maps is what that walk would produce, so it is taken
+  as it is; anything else (binary values) still takes the walk.
 * **Names are converted once.** moto turns action and attribute names from CamelCase to
   snake_case, and lists a handler class's methods, on every request (a fifth of an SQS
   call); both are pure functions of their argument, so their answers are kept.
@@ -43,6 +48,45 @@ def tune_moto() -> None:
         if not getattr(DynamoDBBackend.transact_write_items, "_adapter_tuned", False):
             _install()
         _remember_names()
+        _plain_items()
+
+
+def _plain_items() -> None:
+    from moto.core.serialize import BaseJSONSerializer
+
+    walk = BaseJSONSerializer._serialize_type_structure
+    if getattr(walk, "_adapter_tuned", False):
+        return
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and is_plain_attribute(value):
+            self._default_serialize(serialized, value, shape, key)
+        else:
+            walk(self, serialized, value, shape, key)
+
+    serialize_structure._adapter_tuned = True  # type: ignore[attr-defined]
+    serialize_structure._adapter_original = walk  # type: ignore[attr-defined]
+    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+
+
+def is_plain_attribute(value: Any) -> bool:
+    """Is this DynamoDB attribute value serialized as it is (no binary inside)?"""
+    if type(value) is not dict or len(value) != 1:
+        return False
+    ((kind, inner),) = value.items()
+    if kind in ("S", "N"):
+        return type(inner) is str
+    if kind in ("BOOL", "NULL"):
+        return type(inner) is bool
+    if kind in ("SS", "NS"):
+        return type(inner) is list and all(type(x) is str for x in inner)
+    if kind == "L":
+        return type(inner) is list and all(is_plain_attribute(x) for x in inner)
+    if kind == "M":
+        return type(inner) is dict and all(
+            type(name) is str and is_plain_attribute(x) for name, x in inner.items()
+        )
+    return False
 
 
 def _remember_names() -> None:

@@ -1,0 +1,107 @@
+"""``adapter._moto.tune_moto`` makes moto faster without changing any answer it gives."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from adapter._moto import is_plain_attribute, tune_moto
+
+ITEMS: list[dict[str, Any]] = [
+    {"PK": {"S": "p"}, "SK": {"S": "1"}, "n": {"N": "42"}, "flag": {"BOOL": True}},
+    {"PK": {"S": "p"}, "SK": {"S": "2"}, "nothing": {"NULL": True}, "tags": {"SS": ["a", "b"]}},
+    {"PK": {"S": "p"}, "SK": {"S": "3"}, "nums": {"NS": ["1", "2.5"]}},
+    {
+        "PK": {"S": "p"},
+        "SK": {"S": "4"},
+        "doc": {"M": {"list": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"deep": {"BOOL": False}}}]}}},
+    },
+    # Binary values take moto's own walk (base64 on the wire).
+    {"PK": {"S": "p"}, "SK": {"S": "5"}, "blob": {"B": b"\x00\x01binary"}},
+    {"PK": {"S": "p"}, "SK": {"S": "6"}, "blobs": {"BS": [b"a", b"b"]}, "s": {"S": "text"}},
+]
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    with mock.patch.dict(os.environ, env), mock_aws():
+        tune_moto()
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "PK", "KeyType": "HASH"},
+                {"AttributeName": "SK", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "PK", "AttributeType": "S"},
+                {"AttributeName": "SK", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for item in ITEMS:
+            ddb.put_item(TableName="t", Item=item)
+        yield ddb
+
+
+def _answers(ddb: Any) -> list[Any]:
+    query = ddb.query(
+        TableName="t",
+        KeyConditionExpression="PK = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+    )
+    got = [ddb.get_item(TableName="t", Key={"PK": {"S": "p"}, "SK": item["SK"]}) for item in ITEMS]
+    for answer in [query, *got]:
+        answer.pop("ResponseMetadata")
+    return [query, *got]
+
+
+def test_items_read_the_same_with_and_without_the_tuning(table: Any) -> None:
+    from moto.core.serialize import BaseJSONSerializer
+
+    tuned = _answers(table)
+    walk = BaseJSONSerializer._serialize_type_structure._adapter_original  # type: ignore[attr-defined]
+    with mock.patch.object(BaseJSONSerializer, "_serialize_type_structure", walk):
+        stock = _answers(table)
+    assert tuned == stock
+    assert tuned[0]["Items"] == ITEMS  # and both are what was written
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ({"S": "x"}, True),
+        ({"N": "1"}, True),
+        ({"L": [{"M": {"a": {"NULL": True}}}]}, True),
+        ({"B": "AAE="}, False),
+        ({"L": [{"B": "AAE="}]}, False),
+        ({"S": "x", "N": "1"}, False),
+        ({"N": 1}, False),
+    ],
+)
+def test_only_plain_attribute_values_skip_the_walk(value: Any, plain: bool) -> None:
+    assert is_plain_attribute(value) is plain
+
+
+def test_remembered_names_convert_as_moto_does() -> None:
+    tune_moto()
+    import moto.core.responses as responses
+    import moto.core.utils as utils
+
+    remembered = utils.camelcase_to_underscores
+    assert getattr(remembered, "_adapter_tuned", False)
+    assert responses.camelcase_to_underscores is remembered  # references swapped too
+    original = remembered.__wrapped__  # type: ignore[attr-defined]
+    for name in ("TransactWriteItems", "ReceiveMessage", "MessageRetentionPeriod", "getHTTPCode"):
+        assert remembered(name) == original(name)

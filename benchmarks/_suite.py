@@ -352,8 +352,8 @@ class Suite:
                 "chains": rows,
                 "growth": {
                     "steps_ratio": large / mid,
-                    "items_ratio": _ratio(b["items_read"], a["items_read"]),
-                    "bytes_ratio": _ratio(b["bytes_read"], a["bytes_read"]),
+                    "items_ratio": _growth(b["items_read"], a["items_read"]),
+                    "bytes_ratio": _growth(b["bytes_read"], a["bytes_read"]),
                     "wall_ratio": b["wall_s"] / a["wall_s"],
                     "target_items_ratio": 4.5 * (large / mid) / 4,
                     "label": f"items({large})/items({mid})",
@@ -618,6 +618,13 @@ class Suite:
 
 
 _READS = ("Query", "GetItem", "BatchGetItem", "Scan")
+
+
+def _growth(larger: float, smaller: float) -> float | None:
+    """How much a cost grew; reading nothing at both sizes is no growth at all."""
+    if larger == smaller == 0:
+        return 1.0
+    return _ratio(larger, smaller)
 
 
 def _ratio(a: float, b: float) -> float | None:

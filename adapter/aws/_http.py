@@ -111,7 +111,9 @@ def post_run() -> Response[str]:
         deployment_id=body.deployment_id,
         idempotency_key=body.idempotency_key,
     )
-    return _answer(202, {"runId": run.run_id, "status": run.status})
+    # The status it was accepted with (pending, or the run an idempotency key found):
+    # a worker may already have moved it on, which GET /runs/{id} tells.
+    return _answer(202, {"runId": run.run_id, "status": run.record().status})
 
 
 @router.get("/runs")

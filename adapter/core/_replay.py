@@ -177,9 +177,10 @@ class WorkflowTurn:
         self._ended: set[str] = set()
         self._failure: BaseException | None = None
         self._closing = False
-        for event in history:
-            if event.type in _CREATED_KINDS and event.correlation_id:
-                self._recorded[_index_of(event.correlation_id)] = event
+        self._main: asyncio.Task[Any] | None = None
+        self.delivered: list[Event] = []
+        """The events delivered so far (the log prefix this turn has seen)."""
+        self._learn(history)
         started = next(
             (e.created_at for e in history if e.type == "run_started"),
             started_at or created.created_at,
@@ -190,6 +191,11 @@ class WorkflowTurn:
             started_at=started,
             deployment_id=created.data.deployment_id,
         )
+
+    @property
+    def workflow(self) -> WorkflowDefinition:
+        """The workflow this turn runs."""
+        return self._workflow
 
     # --- WorkflowRuntime: what workflow code calls ---------------------------------------
 
@@ -264,18 +270,41 @@ class WorkflowTurn:
 
     def run(self) -> TurnOutcome:
         """Replay the history and return what comes next."""
-        args, kwargs = decode_input(self._created.data.input)
-        with workflow_scope(self):
-            main = self._loop.create_task(self._workflow.fn(*args, **kwargs), name="workflow")
         try:
-            self._loop.run_until_idle()
-            for event in self._history[1:]:
-                if main.done() or self._failure is not None:
-                    break
-                self._deliver(event)
-            return self._outcome(main)
+            return self.advance(self._history)
         finally:
-            self._close()
+            self.close()
+
+    def advance(self, events: Sequence[Event]) -> TurnOutcome:
+        """Deliver ``events`` and return what comes next, keeping the workflow suspended.
+
+        The first call takes the history from ``run_created`` on; each later call takes
+        the events that follow those delivered before, so a turn kept between messages
+        costs what is new, not the whole log again. :meth:`close` ends it.
+        """
+        self._learn(events)
+        if self._main is None:
+            args, kwargs = decode_input(self._created.data.input)
+            with workflow_scope(self):
+                self._main = self._loop.create_task(
+                    self._workflow.fn(*args, **kwargs), name="workflow"
+                )
+            self.delivered.append(events[0])
+            events = events[1:]
+            self._loop.run_until_idle()
+        for event in events:
+            if self._main.done() or self._failure is not None:
+                break
+            self.delivered.append(event)
+            self._deliver(event)
+        return self._outcome(self._main)
+
+    def _learn(self, events: Sequence[Event]) -> None:
+        # What the log recorded at each position is known before the code asks for it:
+        # a replayed request must take the recorded token or wake-up time, not a new one.
+        for event in events:
+            if event.type in _CREATED_KINDS and event.correlation_id:
+                self._recorded[_index_of(event.correlation_id)] = event
 
     def _request(self, kind: str, name: str) -> tuple[str, Any]:
         if self._closing:
@@ -384,10 +413,13 @@ class WorkflowTurn:
             and future.cancelled()
         )
 
-    def _close(self) -> None:
-        # Drop the suspended coroutines now, inside workflow scope and with new requests
-        # refused, so their `finally` blocks cannot run later (at garbage collection, on
-        # another thread) and call a step as if it were a plain function.
+    def close(self) -> None:
+        """End the workflow's suspended coroutines (idempotent)."""
+        # Drop them now, inside workflow scope and with new requests refused, so their
+        # `finally` blocks cannot run later (at garbage collection, on another thread)
+        # and call a step as if it were a plain function.
+        if self._loop.is_closed():
+            return
         self._closing = True
         with workflow_scope(self):
             for task in asyncio.all_tasks(self._loop):

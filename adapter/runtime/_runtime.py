@@ -33,6 +33,7 @@ from ..core.events import (
 from ..core.messages import Message, StepMessage, WorkflowMessage
 from ..world import AppendBatch, Outgoing, RunRecord, RunStatus, RunUpdate, World
 from ._deployments import Deployments
+from ._live import LiveTurns
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class Runtime:
         self.step_lease = step_lease
         self._waiter = waiter
         self._cache: OrderedDict[str, tuple[RunRecord, list[Event]]] = OrderedDict()
+        self.live_turns = LiveTurns()
+        """Suspended workflow turns kept for the next message of their run."""
         self._cache_lock = threading.Lock()
 
     # --- messages ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ..core.events import (
 )
 from ..core.messages import StepMessage, WorkflowMessage
 from ..world import (
+    TERMINAL_STATUSES,
     AppendBatch,
     HookRecord,
     HookWrite,
@@ -106,19 +107,16 @@ def advance(
         leading = [first] if first is not None else []
         seen = replace(run, last_seq=run.last_seq + len(leading))
         now = rt.clock()
-        outcome = _replay(rt, seen, events + leading, now)
-        plan = _plan(rt, seen, outcome, conflicts, now)
-        units = ([Unit(leading)] if leading else []) + plan.batch.units
-        if not units:
-            if not fresh:
-                fresh = True
-                continue
-            if redelivered:
-                _resend_open_work(rt, run, outcome)
-            return
-        batch = AppendBatch(units=units, run_update=plan.batch.run_update)
+        outcome, turn = _replay(rt, seen, events + leading, now)
+        kept = False
         try:
-            rt.append(run_id, run.last_seq, batch)
+            plan = _plan(rt, seen, outcome, conflicts, now)
+            units = ([Unit(leading)] if leading else []) + plan.batch.units
+            batch = AppendBatch(units=units, run_update=plan.batch.run_update)
+            if units:
+                rt.append(run_id, run.last_seq, batch)
+            # What the turn saw is in the log now: keep it for the next message.
+            kept = _keep(rt, run_id, turn, batch)
         except ConflictError as exc:
             _send_committed(rt, batch, plan.outgoing, exc.committed_seq, run.last_seq)
             if exc.reason == "hook" and exc.detail:
@@ -131,6 +129,16 @@ def advance(
             )
             fresh = True
             continue
+        finally:
+            if turn is not None and not kept:
+                turn.close()
+        if not units:
+            if not fresh:
+                fresh = True
+                continue
+            if redelivered:
+                _resend_open_work(rt, run, outcome)
+            return
         _log_outcome(run, outcome)
         rt.send(*plan.outgoing)
         if redelivered:
@@ -144,15 +152,35 @@ def advance(
     raise ConflictError(f"run {run_id}: gave up after {MAX_CONFLICT_RETRIES} attempts")
 
 
-def _replay(rt: Runtime, run: RunRecord, events: list[Event], now: datetime) -> TurnOutcome:
+def _replay(
+    rt: Runtime, run: RunRecord, events: list[Event], now: datetime
+) -> tuple[TurnOutcome, WorkflowTurn | None]:
+    """The outcome of the log so far, and the turn if its workflow is still suspended."""
     try:
         definition = rt.deployments.require(run.deployment_id).get_workflow(run.workflow_name)
     except NotFoundError as exc:
-        return TurnOutcome("failed", error=error_info(exc))
-    started_at = now if run.status == "pending" else None  # run_started gets this time
-    return WorkflowTurn(
-        definition, events, webhook_base_url=rt.api_url, started_at=started_at
-    ).run()
+        return TurnOutcome("failed", error=error_info(exc)), None
+    turn = rt.live_turns.take(run.run_id, events, definition)
+    if turn is None:
+        started_at = now if run.status == "pending" else None  # run_started gets this time
+        turn = WorkflowTurn(definition, events, webhook_base_url=rt.api_url, started_at=started_at)
+    try:
+        outcome = turn.advance(events[len(turn.delivered) :])
+    except BaseException:
+        turn.close()
+        raise
+    if outcome.status != "suspended":
+        turn.close()
+        return outcome, None
+    return outcome, turn
+
+
+def _keep(rt: Runtime, run_id: str, turn: WorkflowTurn | None, batch: AppendBatch) -> bool:
+    update = batch.run_update
+    if turn is None or (update is not None and update.status in TERMINAL_STATUSES):
+        return False
+    rt.live_turns.keep(run_id, turn)
+    return True
 
 
 @dataclass

@@ -85,3 +85,41 @@ def test_replaying_the_final_log_twice_gives_the_same_outcome(
     second = WorkflowTurn(build_registry().get_workflow(WORKFLOW), run.events).run()
     assert (first.status, first.output) == (second.status, second.output)
     assert (first.status, first.output) == (run.final.status, run.final.output)
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    plan=plans(deterministic=False, depth=3),
+    order=st.randoms(use_true_random=False),
+    cuts=st.randoms(use_true_random=False),
+)
+def test_a_turn_kept_alive_decides_as_a_fresh_replay_of_the_same_prefix(
+    plan: Node, order: random.Random, cuts: random.Random
+) -> None:
+    """A warm container hands a suspended turn only the events that are new; at every
+    point it must decide exactly what replaying the whole prefix from scratch decides."""
+    run = drive(build_registry(), plan, "r", order)
+    definition = build_registry().get_workflow(WORKFLOW)
+    events = run.events
+    ends = next(i for i, e in enumerate(events) if e.type in ("run_completed", "run_failed"))
+    first = cuts.randint(1, min(3, ends))
+    live = WorkflowTurn(definition, events[:first], started_at=stamp(first + 1))
+    k = 0
+    try:
+        while k < ends:
+            upto = min(ends, first if k == 0 else k + cuts.randint(1, 4))
+            outcome = live.advance(events[k:upto])
+            k = upto
+            assert [e.seq for e in live.delivered] == list(range(1, k + 1))
+            started = any(e.type == "run_started" for e in events[:k])
+            fresh = WorkflowTurn(
+                definition, events[:k], started_at=None if started else stamp(k + 1)
+            ).run()
+            where = f"after {k}/{len(events)} events\nplan: {plan}\nlog:\n{describe(events)}"
+            for part in ("status", "commands", "output", "in_flight", "timers", "hooks"):
+                assert getattr(outcome, part) == getattr(fresh, part), f"{part} {where}"
+            if outcome.status != "suspended":
+                break
+        assert (outcome.status, outcome.output) == (run.final.status, run.final.output)
+    finally:
+        live.close()

@@ -100,8 +100,10 @@ class ThreadProfiler:
         original_run = threading.Thread.run
         sessions = self.sessions
         interval = self.interval
+        started: list[threading.Thread] = []
 
         def run(thread: threading.Thread) -> None:
+            started.append(thread)
             profiler = Profiler(interval=interval, async_mode="disabled")
             profiler.start()
             try:
@@ -114,6 +116,10 @@ class ThreadProfiler:
             yield
         finally:
             threading.Thread.run = original_run  # type: ignore[method-assign]
+            # A session is kept when its thread ends: pooled threads end after the pool
+            # shuts down, which may be just after this block. Wait for them.
+            for thread in started:
+                thread.join(timeout=30)
 
     @contextmanager
     def main(self) -> Iterator[None]:

@@ -174,6 +174,9 @@ class WorkflowTurn:
         self._hooks: dict[str, Hook[Any]] = {}
         self._requested: dict[str, Command] = {}
         self._recorded: dict[int, Event] = {}
+        # Kept up to date as events arrive, so deciding costs what is open, not the log:
+        self._open: dict[str, Event] = {}  # recorded *_created whose wait has not ended
+        self._unrecorded: dict[str, Command] = {}  # requested, not in the log yet
         self._ended: set[str] = set()
         self._failure: BaseException | None = None
         self._closing = False
@@ -212,7 +215,7 @@ class WorkflowTurn:
         )
         future: asyncio.Future[Any] = self._loop.create_future()
         self._futures[cid] = future
-        self._requested[cid] = ScheduleStep(cid, step.name, tree)
+        self._ask(cid, ScheduleStep(cid, step.name, tree), recorded)
         return future
 
     def call_workflow(
@@ -231,7 +234,7 @@ class WorkflowTurn:
             resume_at = recorded.data.resume_at  # the first execution decided it
         future: asyncio.Future[None] = self._loop.create_future()
         self._futures[cid] = future
-        self._requested[cid] = StartTimer(cid, resume_at)
+        self._ask(cid, StartTimer(cid, resume_at), recorded)
         return future
 
     def create_hook(self, token: str | None, metadata: Any, *, webhook: bool) -> Hook[Any]:
@@ -251,7 +254,7 @@ class WorkflowTurn:
             if recorded is not None
             else serde.to_json(metadata, what="hook metadata")
         )
-        self._requested[cid] = CreateHook(cid, token, tree)
+        self._ask(cid, CreateHook(cid, token, tree), recorded)
         return hook
 
     def now(self) -> datetime:
@@ -303,8 +306,21 @@ class WorkflowTurn:
         # What the log recorded at each position is known before the code asks for it:
         # a replayed request must take the recorded token or wake-up time, not a new one.
         for event in events:
-            if event.type in _CREATED_KINDS and event.correlation_id:
-                self._recorded[_index_of(event.correlation_id)] = event
+            cid = event.correlation_id
+            if event.type in _CREATED_KINDS and cid:
+                self._recorded[_index_of(cid)] = event
+                self._unrecorded.pop(cid, None)
+                if cid not in self._ended:
+                    self._open[cid] = event
+
+    def _ask(self, cid: str, command: Command, recorded: Event | None) -> None:
+        self._requested[cid] = command
+        if recorded is None:
+            self._unrecorded[cid] = command
+
+    def _end(self, cid: str) -> None:
+        self._ended.add(cid)
+        self._open.pop(cid, None)
 
     def _request(self, kind: str, name: str) -> tuple[str, Any]:
         if self._closing:
@@ -344,7 +360,7 @@ class WorkflowTurn:
                 self._hooks[cid]._fail(HookConflictError(event.data.conflict))
                 self._loop.run_until_idle()
         elif event.type in ("step_completed", "step_failed", "wait_completed"):
-            self._ended.add(cid)
+            self._end(cid)
             future = self._futures.get(cid)
             if future is None or future.done():
                 return
@@ -364,11 +380,10 @@ class WorkflowTurn:
                 hook._deliver(serde.from_json(event.data.payload))
                 self._loop.run_until_idle()
         elif event.type == "hook_disposed":
-            self._ended.add(cid)
+            self._end(cid)
 
     def _outcome(self, main: asyncio.Task[Any]) -> TurnOutcome:
-        recorded = {correlation_id(_describe(e)[0], i): e for i, e in self._recorded.items()}
-        open_events = [(cid, e) for cid, e in recorded.items() if cid not in self._ended]
+        open_events = list(self._open.items())
         hooks = [
             (cid, e.data.token)
             for cid, e in open_events
@@ -390,11 +405,7 @@ class WorkflowTurn:
             except SerializationError as err:
                 return TurnOutcome("failed", error=error_info(err), hooks=hooks)
             return TurnOutcome("completed", output=output, hooks=hooks)
-        commands = [
-            c
-            for cid, c in self._requested.items()
-            if cid not in recorded and not self._cancelled_timer(cid)
-        ]
+        commands = [c for cid, c in self._unrecorded.items() if not self._cancelled_timer(cid)]
         return TurnOutcome(
             "suspended",
             commands=commands,

@@ -82,10 +82,18 @@ class StepView:
 
 def step_view(events: list[Event], correlation_id: str) -> StepView | None:
     """The state of step ``correlation_id`` by the log, or ``None`` if never created."""
+    # Everything about a step follows its step_created: walk back to it, so a step
+    # costs the events since it was created, not the whole log.
+    mine: list[Event] = []
+    for event in reversed(events):
+        if event.correlation_id == correlation_id:
+            mine.append(event)
+            if event.type == "step_created":
+                break
+    else:
+        return None
     view: StepView | None = None
-    for event in events:
-        if event.correlation_id != correlation_id:
-            continue
+    for event in reversed(mine):
         if event.type == "step_created":
             view = StepView(correlation_id, event.data.step_name, event.data.input)
         elif view is None:

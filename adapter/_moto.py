@@ -17,6 +17,10 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   ``AttributeValue`` may have, a millisecond per item. An attribute value made of
   strings, booleans, lists and maps is what that walk would produce, so it is taken
   as it is; anything else (binary values) still takes the walk.
+* **Items are sized once.** moto re-measures the whole item each time it sets one of
+  its attributes, so building an item costs the square of its attribute count, each
+  measure encoding every string again; here a new item adds each attribute's size to a
+  running total, against the same 400 KB limit.
 * **Names are converted once.** moto turns action and attribute names from CamelCase to
   snake_case, and lists a handler class's methods, on every request (a fifth of an SQS
   call); both are pure functions of their argument, so their answers are kept.
@@ -49,6 +53,36 @@ def tune_moto() -> None:
             _install()
         _remember_names()
         _plain_items()
+        _sized_once()
+
+
+def _sized_once() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    if getattr(dynamo_type.Item.__init__, "_adapter_tuned", False):
+        return
+    limited = dynamo_type.LimitedSizeDict
+    dynamo = dynamo_type.DynamoType
+
+    def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = limited()
+        total = 0
+        for key, value in attrs.items():
+            typed = dynamo(value)
+            size = bytesize(key) + typed.size()
+            # moto's check, with the sum of what is already set kept, not recounted
+            if total + size > 405000:
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, typed)
+            total += size
+
+    item_init._adapter_tuned = True  # type: ignore[attr-defined]
+    item_init._adapter_original = dynamo_type.Item.__init__  # type: ignore[attr-defined]
+    dynamo_type.Item.__init__ = item_init  # type: ignore[method-assign]
 
 
 def _plain_items() -> None:

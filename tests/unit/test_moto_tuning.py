@@ -105,3 +105,21 @@ def test_remembered_names_convert_as_moto_does() -> None:
     original = remembered.__wrapped__  # type: ignore[attr-defined]
     for name in ("TransactWriteItems", "ReceiveMessage", "MessageRetentionPeriod", "getHTTPCode"):
         assert remembered(name) == original(name)
+
+
+@pytest.mark.parametrize("tuned", [True, False])
+def test_the_item_size_limit_is_moto_s(table: Any, tuned: bool) -> None:
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.models.dynamo_type import Item
+
+    init = Item.__init__ if tuned else Item.__init__._adapter_original  # type: ignore[attr-defined]
+    with mock.patch.object(Item, "__init__", init):
+        for size, fits in ((404_000, True), (405_100, False)):
+            item = {"PK": {"S": "p"}, "SK": {"S": f"big{size}"}, "v": {"S": "x" * size}}
+            if fits:
+                table.put_item(TableName="t", Item=item)
+            else:
+                with pytest.raises(ClientError) as refused:
+                    table.put_item(TableName="t", Item=item)
+                assert refused.value.response["Error"]["Code"] == "ValidationException"
+                assert "size" in refused.value.response["Error"]["Message"]

@@ -33,6 +33,7 @@ from .core.errors import DeploymentNotFoundError, RunTimeoutError
 from .core.events import Event
 from .core.messages import Message
 from .runtime import Deployments, Runtime, activate, deactivate, reset_env_runtime
+from .world import RunRecord
 from .world._lambda import LambdaFunction
 from .world.aws import _BOTO_CONFIG, ENV_FUNCTION, AwsConfig, AwsWorld, create_resources
 
@@ -298,14 +299,22 @@ class LocalRuntime:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _wait(self, run_id: str, timeout: float | None) -> None:
+    def _wait(self, run_id: str, timeout: float | None) -> RunRecord:
         # Drive the stack until the run ends. Called from `Run.result()`, possibly
         # inside a step that polls a child: the caller's own message stays in flight.
-        while not self._ended(run_id):
+        while True:
+            # Every message is processed by one of our runtimes: until one of them saw
+            # the run end, it has not (a cache may have forgotten it: idle, we read).
+            seen = [rt.known(run_id) for rt in list(self._runtimes.values())]
+            if any(record is not None and record.ended for record in seen):
+                record = self.runtime.get_record(run_id)
+                if record.ended:
+                    return record
             if self._pump():
                 continue
-            if self.runtime.get_record(run_id).ended:  # idle: ask the table
-                return
+            record = self.runtime.get_record(run_id)
+            if record.ended:
+                return record
             due = self._next_due()
             if due is not None:
                 self.clock.advance_to(due)
@@ -314,17 +323,6 @@ class LocalRuntime:
                     f"run {run_id} has not ended and nothing is scheduled: it waits on "
                     "something outside this runtime (a hook to resume?)"
                 )
-
-    def _ended(self, run_id: str) -> bool:
-        # Every message is processed by one of our runtimes: when none of them saw the
-        # run end, it has not (a cache may have forgotten it: the idle check reads).
-        return (
-            any(
-                (seen := rt.known(run_id)) is not None and seen.ended
-                for rt in list(self._runtimes.values())
-            )
-            and self.runtime.get_record(run_id).ended
-        )
 
     def _wake_stalled(self) -> bool:
         """When nothing is queued, do what the stall sweep does on AWS (see

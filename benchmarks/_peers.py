@@ -20,6 +20,7 @@ imported or set up is recorded with its error; the rest goes on.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import shutil
 import statistics
@@ -87,6 +88,9 @@ def interleave(
         for _ in range(repeat):
             for n in sizes:
                 for name in list(runs):
+                    # Garbage left by the run before must not be collected during this
+                    # one, whichever system made it.
+                    gc.collect()
                     try:
                         samples[name].setdefault(n, []).append(runs[name](n))
                     except Exception as exc:

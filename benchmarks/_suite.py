@@ -47,6 +47,7 @@ class Sizes:
     throughput_chain: int
     small_chain: int
     repeat: int
+    peer_repeat: int  # interleaved rounds against the peers (cheap runs: more of them)
     fanout: int
     parallel: int
     profile_chain: int
@@ -59,6 +60,7 @@ FULL = Sizes(
     throughput_chain=100,
     small_chain=5,
     repeat=3,
+    peer_repeat=7,
     fanout=1000,
     parallel=200,
     profile_chain=100,
@@ -70,6 +72,7 @@ QUICK = Sizes(
     throughput_chain=30,
     small_chain=5,
     repeat=1,
+    peer_repeat=1,
     fanout=100,
     parallel=50,
     profile_chain=30,
@@ -510,7 +513,11 @@ class Suite:
     def bench_peers(self, into: dict[str, Any]) -> None:
         from . import _peers
 
-        small, n, repeat = self.sizes.small_chain, self.sizes.throughput_chain, self.sizes.repeat
+        small, n, repeat = (
+            self.sizes.small_chain,
+            self.sizes.throughput_chain,
+            self.sizes.peer_repeat,
+        )
         # Ours on LocalRuntime and the peers, interleaved run by run (see _peers).
         measured = _peers.interleave(
             {

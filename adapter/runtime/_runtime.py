@@ -60,7 +60,8 @@ class Runtime:
         step_lease: How long a step attempt owns its step before another delivery of
             the same message may take over. Keep it below the step queue's visibility
             timeout and above the function timeout.
-        waiter: How ``Run.result()`` waits; the default polls storage with backoff.
+        waiter: How ``Run.result()`` waits (returning the ended run's record, or
+            ``None`` to have it read); the default polls storage with backoff.
         api_url: Base URL of the HTTP API, for ``create_webhook().url``.
         forwarder: Delivers a message to the version that must run it, when that
             version's code is not loaded here (on AWS: an async Lambda invoke).
@@ -73,7 +74,7 @@ class Runtime:
         deployments: Deployments,
         clock: Clock = utc_now,
         step_lease: timedelta = timedelta(seconds=880),
-        waiter: Callable[[str, float | None], None] | None = None,
+        waiter: Callable[[str, float | None], RunRecord | None] | None = None,
         api_url: str = "",
         forwarder: Callable[[Message, int], None] | None = None,
     ) -> None:
@@ -393,8 +394,7 @@ class Runtime:
     def wait(self, run_id: str, timeout: float | None) -> RunRecord:
         """Block until the run ends (or ``timeout`` seconds pass); return its record."""
         if self._waiter is not None:
-            self._waiter(run_id, timeout)
-            record = self.get_record(run_id)
+            record = self._waiter(run_id, timeout) or self.get_record(run_id)
             if not record.ended:
                 raise RunTimeoutError(f"run {run_id} has not ended (status {record.status})")
             return record

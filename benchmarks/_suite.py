@@ -151,7 +151,10 @@ def moto_label() -> str:
         import adapter._moto  # noqa: F401
     except ImportError:
         return "stock"
-    return "tuned by adapter._moto (undo-log transactions, per-partition queries)"
+    return (
+        "tuned by adapter._moto (atomic undo-log transactions, per-partition queries, "
+        "plain items answered as they are, items sized once, names converted once)"
+    )
 
 
 def tune_moto_if_available() -> None:

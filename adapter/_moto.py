@@ -21,6 +21,10 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   its attributes, so building an item costs the square of its attribute count, each
   measure encoding every string again; here a new item adds each attribute's size to a
   running total, against the same 400 KB limit.
+* **Update expressions are parsed once.** moto parses an ``UpdateExpression`` twice
+  per update (to validate the request, then to apply it), the costliest part of an
+  update. The syntax tree depends on the expression's text only and moto validates a
+  deep copy of it, never the tree itself: it is kept by text.
 * **Names are converted once.** moto turns action and attribute names from CamelCase to
   snake_case, and lists a handler class's methods, on every request (a fifth of an SQS
   call); both are pure functions of their argument, so their answers are kept.
@@ -54,6 +58,25 @@ def tune_moto() -> None:
         _remember_names()
         _plain_items()
         _sized_once()
+        _parsed_once()
+
+
+def _parsed_once() -> None:
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
+
+    make = UpdateExpressionParser.make
+    if getattr(make, "_adapter_tuned", False):
+        return
+    parse = functools.lru_cache(maxsize=1024)(make)  # errors are raised, not kept
+
+    def parsed(expression: str) -> Any:
+        return parse(expression)
+
+    parsed._adapter_tuned = True  # type: ignore[attr-defined]
+    parsed._adapter_original = make  # type: ignore[attr-defined]
+    UpdateExpressionParser.make = parsed
 
 
 def _sized_once() -> None:

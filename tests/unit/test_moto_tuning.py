@@ -123,3 +123,42 @@ def test_the_item_size_limit_is_moto_s(table: Any, tuned: bool) -> None:
                     table.put_item(TableName="t", Item=item)
                 assert refused.value.response["Error"]["Code"] == "ValidationException"
                 assert "size" in refused.value.response["Error"]["Message"]
+
+
+def _tree(node: Any) -> Any:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if isinstance(node, Node):
+        return (type(node).__name__, [_tree(child) for child in node.children or []])
+    return node
+
+
+def test_an_update_expression_parsed_once_applies_each_call_s_own_values(table: Any) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    expression = "SET #n = :n, #tags = list_append(if_not_exists(#tags, :empty), :tag)"
+    key = {"PK": {"S": "p"}, "SK": {"S": "1"}}
+    for n in range(3):
+        table.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#n": "n", "#tags": "tags"},
+            ExpressionAttributeValues={
+                ":n": {"N": str(n)},
+                ":empty": {"L": []},
+                ":tag": {"L": [{"S": f"t{n}"}]},
+            },
+        )
+    item = table.get_item(TableName="t", Key=key)["Item"]
+    assert item["n"] == {"N": "2"}
+    assert item["tags"] == {"L": [{"S": "t0"}, {"S": "t1"}, {"S": "t2"}]}
+    # The kept tree is moto's parse of the text, untouched by the updates.
+    original = UpdateExpressionParser.make._adapter_original  # type: ignore[attr-defined]
+    assert _tree(UpdateExpressionParser.make(expression)) == _tree(original(expression))
+    # A bad expression is refused every time (errors are not kept).
+    from botocore.exceptions import ClientError
+
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            table.update_item(TableName="t", Key=key, UpdateExpression="SET = broken")

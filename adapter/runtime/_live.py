@@ -61,5 +61,12 @@ class LiveTurns:
         for old in dropped:
             old.close()
 
+    def discard(self, run_id: str) -> None:
+        """Drop (and close) the run's kept turn, if any: the run ended without it."""
+        with self._lock:
+            turn = self._turns.pop(run_id, None)
+        if turn is not None:
+            turn.close()
+
     def __len__(self) -> int:
         return len(self._turns)

@@ -305,6 +305,7 @@ class Runtime:
                 batch.add([event], hooks=[write])
             try:
                 self.append(run_id, run.last_seq, batch)
+                self.live_turns.discard(run_id)
                 logger.info("run %s %s", run_id, status)
                 return
             except ConflictError:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapter import Registry, start
+from adapter import Registry, create_hook, start
 from adapter.core import WorkflowTurn
 from adapter.runtime._live import LiveTurns
 from adapter.testing import LocalRuntime
@@ -94,3 +94,19 @@ def test_kept_turns_are_bounded_and_the_oldest_is_closed() -> None:
         live.keep(run_id, turns[-1])
     assert len(live) == 2
     assert turns[0]._loop.is_closed() and not turns[2]._loop.is_closed()
+
+
+@reg.workflow(name="waits_for_a_payload")
+async def waits_for_a_payload() -> Any:
+    return await create_hook()
+
+
+def test_a_cancelled_run_leaves_no_kept_turn() -> None:
+    with LocalRuntime(reg) as rt:
+        held = start(waits_for_a_payload)
+        rt.drain()
+        kept = rt.runtime.live_turns
+        assert len(kept) == 1  # suspended on its hook, kept for the next message
+        held.cancel()
+        assert len(kept) == 0
+        assert held.status == "cancelled"

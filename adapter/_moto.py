@@ -21,10 +21,13 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   its attributes, so building an item costs the square of its attribute count, each
   measure encoding every string again; here a new item adds each attribute's size to a
   running total, against the same 400 KB limit.
-* **Update expressions are parsed once.** moto parses an ``UpdateExpression`` twice
-  per update (to validate the request, then to apply it), the costliest part of an
-  update. The syntax tree depends on the expression's text only and moto validates a
-  deep copy of it, never the tree itself: it is kept by text.
+* **Expressions are parsed once.** moto parses an ``UpdateExpression`` twice per update
+  (to validate the request, then to apply it), the costliest part of an update; the
+  syntax tree depends on the text only and moto validates a deep copy of it, never the
+  tree itself: it is kept by text. A ``ConditionExpression`` is parsed twice per
+  conditional write too; its tree depends on the text, the names and the values, and is
+  only read when evaluated: it is kept by those three, with the names and values moto
+  noted as used.
 * **Names are converted once.** moto turns action and attribute names from CamelCase to
   snake_case, and lists a handler class's methods, on every request (a fifth of an SQS
   call); both are pure functions of their argument, so their answers are kept.
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import threading
 import types
 from collections.abc import Callable
@@ -77,6 +81,30 @@ def _parsed_once() -> None:
     parsed._adapter_tuned = True  # type: ignore[attr-defined]
     parsed._adapter_original = make  # type: ignore[attr-defined]
     UpdateExpressionParser.make = parsed
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    condition = ConditionExpressionParser.parse
+    kept: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
+
+    def parse_condition(self: Any) -> Any:
+        key = (
+            self.condition_expression or "",
+            json.dumps(self.expression_attribute_names, sort_keys=True),
+            json.dumps(self.expression_attribute_values, sort_keys=True, default=str),
+        )
+        hit = kept.get(key)
+        if hit is None:
+            tree = condition(self)  # a refusal raises here and is not kept
+            if len(kept) >= 4096:
+                kept.clear()
+            hit = kept[key] = (tree, self.expr_attr_names_found, self.expr_attr_values_found)
+        tree, names, values = hit
+        self.expr_attr_names_found, self.expr_attr_values_found = list(names), list(values)
+        return tree
+
+    parse_condition._adapter_original = condition  # type: ignore[attr-defined]
+    ConditionExpressionParser.parse = parse_condition  # type: ignore[method-assign]
 
 
 def _sized_once() -> None:

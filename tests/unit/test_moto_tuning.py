@@ -162,3 +162,35 @@ def test_an_update_expression_parsed_once_applies_each_call_s_own_values(table: 
     for _ in range(2):
         with pytest.raises(ClientError):
             table.update_item(TableName="t", Key=key, UpdateExpression="SET = broken")
+
+
+def test_a_condition_parsed_once_is_judged_with_each_call_s_values(table: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    key = {"PK": {"S": "p"}, "SK": {"S": "1"}}  # stored with n = 42
+    condition = "#n = :expected"
+    for expected, holds in (("42", True), ("7", False), ("42", True), ("7", False)):
+        call = {
+            "TableName": "t",
+            "Key": key,
+            "UpdateExpression": "SET flag = :flag",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#n": "n"},
+            "ExpressionAttributeValues": {":expected": {"N": expected}, ":flag": {"BOOL": holds}},
+        }
+        if holds:
+            table.update_item(**call)
+        else:
+            with pytest.raises(ClientError) as failed:
+                table.update_item(**call)
+            assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    # moto's own check of unused names still sees what the kept parse found.
+    for _ in range(2):
+        with pytest.raises(ClientError) as unused:
+            table.put_item(
+                TableName="t",
+                Item={"PK": {"S": "p"}, "SK": {"S": "9"}},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": "PK", "#unused": "x"},
+            )
+        assert "unused" in unused.value.response["Error"]["Message"].lower()

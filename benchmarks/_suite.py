@@ -153,8 +153,8 @@ def moto_label() -> str:
         return "stock"
     return (
         "tuned by adapter._moto (atomic undo-log transactions, per-partition queries, "
-        "plain items answered as they are, items sized once, update expressions parsed "
-        "once, names converted once)"
+        "plain items answered as they are, items sized once, expressions parsed once, "
+        "names converted once)"
     )
 
 

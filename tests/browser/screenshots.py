@@ -15,7 +15,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from .stack import ROOT, launch_chromium, start_dev
+from tests.devstack import ROOT
+
+from .stack import launch_chromium, start_dev
 
 WIDTH = 1280
 

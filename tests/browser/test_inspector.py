@@ -8,8 +8,10 @@ import time
 
 from playwright.sync_api import Locator, Page, expect
 
+from tests.devstack import free_port
+
 from .conftest import Scenario
-from .stack import WORKFLOWS, DevServer, free_port
+from .stack import WORKFLOWS, DevServer
 
 
 def row(page: Page, run_id: str) -> Locator:

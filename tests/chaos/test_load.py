@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from adapter.aws import process_sqs_event
 from adapter.core import serde
 from adapter.runtime import env_runtime, reset_env_runtime
 from adapter.world.aws import create_resources
+from tests.devstack import free_port
 
 from ._moto import serialized_moto
 from .harness import REPORT, log_violations
@@ -53,18 +53,12 @@ async def load_chain(n: int) -> int:
     return value
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """A ThreadedMotoServer on a free local port, with AWS_ENDPOINT_URL pointing at it."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     env = {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import boto3
@@ -33,10 +32,3 @@ def rt() -> Iterator[LocalRuntime]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-def free_port() -> int:
-    """A port nothing listens on (right now) on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

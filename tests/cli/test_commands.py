@@ -16,9 +16,9 @@ from adapter.cli import app
 from adapter.testing import LocalRuntime
 from samples.onboarding import onboard_user
 from samples.orders import fulfill_order
+from tests.devstack import free_port
 
 from . import workflows as wf
-from .conftest import free_port
 
 ONBOARDING_STEPS = [
     "samples.onboarding.create_account",

@@ -3,75 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
+from tests import devstack
+from tests.devstack import ROOT, DevStack, child_env
 
 
-def base_env() -> dict[str, str]:
-    """This environment minus anything that could point a child at another stack."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ADAPTER_", "AWS_", "POWERTOOLS_"))
-    }
-    env["PYTHONPATH"] = str(ROOT)  # the CLI subprocesses may run from another directory
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-@dataclass
-class Dev:
-    """A running ``adapter dev`` subprocess."""
-
-    proc: subprocess.Popen[bytes]
-    port: int
-    dev_file: Path
-    log: Path
-    _info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def info(self) -> dict[str, Any]:
-        # Read once: the file goes away when the stack stops.
-        if not self._info:
-            self._info.update(json.loads(self.dev_file.read_text()))
-        return self._info
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
+class Dev(DevStack):
+    """``adapter dev`` as the CLI tests drive it: stopped with Ctrl-C, and a CLI beside it."""
 
     def cli(
         self, *args: str, cwd: Path = ROOT, with_env: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """Run the CLI as a subprocess, with the environment the dev stack advertises."""
-        env = base_env()
+        env = child_env()
         if with_env:
             env.update(self.info()["env"])
         return subprocess.run(
@@ -83,64 +34,13 @@ class Dev:
             timeout=60,
         )
 
-    def wait_until(self, what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"adapter dev exited early:\n{self.output()}"
-            if check():
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}\n{self.output()}")
-
-    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
+    def stop(self, sig: signal.Signals = signal.SIGINT, *, strict: bool = True) -> int:
         """SIGINT (as Ctrl-C would) or SIGTERM; return the exit status."""
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(
-                f"adapter dev did not stop in {STOP_TIMEOUT}s\n{self.output()}"
-            ) from None
+        return super().stop(sig, strict=strict)
 
 
 def launch(tmp_path: Path, *args: str, name: str = "dev") -> Dev:
-    """Start ``adapter dev`` on free ports and wait until its HTTP API answers."""
-    port = free_port()
-    dev_file = tmp_path / f"{name}.json"
-    log = tmp_path / f"{name}.log"
-    with log.open("wb") as out:  # a file, not a pipe: a full pipe would block the stack
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "adapter.cli",
-                "dev",
-                *args,
-                "--port",
-                str(port),
-                "--moto-port",
-                str(free_port()),
-                "--dev-file",
-                str(dev_file),
-            ],
-            cwd=ROOT,
-            env=base_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    dev = Dev(proc, port, dev_file, log)
-
-    def ready() -> bool:
-        try:
-            return dev.request("GET", "/runs?limit=1")[0] == 200 and dev_file.is_file()
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-
-    dev.wait_until("the dev stack to answer", ready, READY_TIMEOUT)
-    dev.info()
-    return dev
+    return devstack.launch(tmp_path, Dev, *args, name=name)
 
 
 @pytest.fixture
@@ -152,18 +52,6 @@ def running(tmp_path: Path) -> Iterator[list[Dev]]:
         if dev.proc.poll() is None:
             dev.proc.kill()
             dev.proc.wait()
-
-
-def wait_for_status(dev: Dev, run_id: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-
-    def reached() -> bool:
-        code, body = dev.request("GET", f"/runs/{run_id}")
-        seen.update(body)
-        return code == 200 and body["status"] == status
-
-    dev.wait_until(f"run {run_id} to be {status} (last seen: {seen})", reached, timeout)
-    return seen
 
 
 @pytest.mark.timeout(120)
@@ -184,7 +72,7 @@ def test_dev_stack_end_to_end(tmp_path: Path, running: list[Dev]) -> None:
     )
     assert code == 202 and body["status"] == "pending"
     run_id = body["runId"]
-    run = wait_for_status(dev, run_id, "completed")
+    run = dev.wait_for_status(run_id, "completed")
     assert run["output"]["user_id"] == "user_a"
     assert run["deploymentId"] == "$LATEST"
     code, events = dev.request("GET", f"/runs/{run_id}/events")
@@ -199,9 +87,9 @@ def test_dev_stack_end_to_end(tmp_path: Path, running: list[Dev]) -> None:
         "/runs",
         {"workflow": "samples.orders.fulfill_order", "args": ["o-9", ["pen"], 300]},
     )
-    order = wait_for_status(dev, body["runId"], "completed")
+    order = dev.wait_for_status(body["runId"], "completed")
     report_id = order["output"]["report_run_id"]
-    assert wait_for_status(dev, report_id, "completed")["output"].startswith("report o-9")
+    assert dev.wait_for_status(report_id, "completed")["output"].startswith("report o-9")
 
     # The CLI, as a separate process, with the environment the stack advertises.
     shown = dev.cli("runs", "show", run_id, "--json")
@@ -272,7 +160,7 @@ def test_state_dir_keeps_a_sleeping_run_across_a_restart(
     again = launch(tmp_path, "tests.cli.sleepy", "--state-dir", str(state), name="second")
     running.append(again)
     assert "restored 1 runs, 1 queued messages" in again.output()
-    run = wait_for_status(again, run_id, "completed")
+    run = again.wait_for_status(run_id, "completed")
     assert run["output"] == ["before zz", "after zz"]
     events = again.request("GET", f"/runs/{run_id}/events")[1]["events"]
     types = [e["type"] for e in events]
@@ -289,7 +177,7 @@ def test_dev_reports_a_module_that_does_not_import(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "adapter.cli", "dev", "no_such_module_xyz", "--port", "0"],
         cwd=ROOT,
-        env=base_env(),
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=50,
@@ -312,7 +200,7 @@ def test_dev_reports_a_port_in_use(tmp_path: Path) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "adapter.cli", "dev", "--port", str(port)],
             cwd=ROOT,
-            env=base_env(),
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=50,

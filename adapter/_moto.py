@@ -65,46 +65,56 @@ def tune_moto() -> None:
         _parsed_once()
 
 
+def _replace(owner: Any, name: str, build: Callable[[Any], Any]) -> None:
+    """Swap ``owner.name`` for ``build(original)``, once: the replacement is marked (so a
+    second tuning leaves it) and keeps the original (so tests can compare with it)."""
+    original = getattr(owner, name)
+    if getattr(original, "_adapter_tuned", False):
+        return
+    replacement = build(original)
+    replacement._adapter_tuned = True
+    replacement._adapter_original = original
+    setattr(owner, name, replacement)
+
+
 def _parsed_once() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
         UpdateExpressionParser,
     )
 
-    make = UpdateExpressionParser.make
-    if getattr(make, "_adapter_tuned", False):
-        return
-    parse = functools.lru_cache(maxsize=1024)(make)  # errors are raised, not kept
+    def update_parser(make: Any) -> Any:
+        parse = functools.lru_cache(maxsize=1024)(make)  # errors are raised, not kept
 
-    def parsed(expression: str) -> Any:
-        return parse(expression)
+        def parsed(expression: str) -> Any:
+            return parse(expression)
 
-    parsed._adapter_tuned = True  # type: ignore[attr-defined]
-    parsed._adapter_original = make  # type: ignore[attr-defined]
-    UpdateExpressionParser.make = parsed
+        return parsed
 
-    from moto.dynamodb.comparisons import ConditionExpressionParser
+    def condition_parser(condition: Any) -> Any:
+        kept: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
 
-    condition = ConditionExpressionParser.parse
-    kept: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
+        def parse_condition(self: Any) -> Any:
+            key = (
+                self.condition_expression or "",
+                json.dumps(self.expression_attribute_names, sort_keys=True),
+                json.dumps(self.expression_attribute_values, sort_keys=True, default=str),
+            )
+            hit = kept.get(key)
+            if hit is None:
+                tree = condition(self)  # a refusal raises here and is not kept
+                if len(kept) >= 4096:
+                    kept.clear()
+                found = (self.expr_attr_names_found, self.expr_attr_values_found)
+                hit = kept[key] = (tree, *found)
+            tree, names, values = hit
+            self.expr_attr_names_found, self.expr_attr_values_found = list(names), list(values)
+            return tree
 
-    def parse_condition(self: Any) -> Any:
-        key = (
-            self.condition_expression or "",
-            json.dumps(self.expression_attribute_names, sort_keys=True),
-            json.dumps(self.expression_attribute_values, sort_keys=True, default=str),
-        )
-        hit = kept.get(key)
-        if hit is None:
-            tree = condition(self)  # a refusal raises here and is not kept
-            if len(kept) >= 4096:
-                kept.clear()
-            hit = kept[key] = (tree, self.expr_attr_names_found, self.expr_attr_values_found)
-        tree, names, values = hit
-        self.expr_attr_names_found, self.expr_attr_values_found = list(names), list(values)
-        return tree
+        return parse_condition
 
-    parse_condition._adapter_original = condition  # type: ignore[attr-defined]
-    ConditionExpressionParser.parse = parse_condition  # type: ignore[method-assign]
+    _replace(UpdateExpressionParser, "make", update_parser)
+    _replace(ConditionExpressionParser, "parse", condition_parser)
 
 
 def _sized_once() -> None:
@@ -112,8 +122,6 @@ def _sized_once() -> None:
     from moto.dynamodb.models import dynamo_type
     from moto.dynamodb.models.utilities import bytesize
 
-    if getattr(dynamo_type.Item.__init__, "_adapter_tuned", False):
-        return
     limited = dynamo_type.LimitedSizeDict
     dynamo = dynamo_type.DynamoType
 
@@ -131,27 +139,24 @@ def _sized_once() -> None:
             dict.__setitem__(self.attrs, key, typed)
             total += size
 
-    item_init._adapter_tuned = True  # type: ignore[attr-defined]
-    item_init._adapter_original = dynamo_type.Item.__init__  # type: ignore[attr-defined]
-    dynamo_type.Item.__init__ = item_init  # type: ignore[method-assign]
+    _replace(dynamo_type.Item, "__init__", lambda _: item_init)
 
 
 def _plain_items() -> None:
     from moto.core.serialize import BaseJSONSerializer
 
-    walk = BaseJSONSerializer._serialize_type_structure
-    if getattr(walk, "_adapter_tuned", False):
-        return
+    def plain_first(walk: Any) -> Any:
+        def serialize_structure(
+            self: Any, serialized: Any, value: Any, shape: Any, key: str
+        ) -> None:
+            if key and shape.name == "AttributeValue" and is_plain_attribute(value):
+                self._default_serialize(serialized, value, shape, key)
+            else:
+                walk(self, serialized, value, shape, key)
 
-    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if key and shape.name == "AttributeValue" and is_plain_attribute(value):
-            self._default_serialize(serialized, value, shape, key)
-        else:
-            walk(self, serialized, value, shape, key)
+        return serialize_structure
 
-    serialize_structure._adapter_tuned = True  # type: ignore[attr-defined]
-    serialize_structure._adapter_original = walk  # type: ignore[attr-defined]
-    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+    _replace(BaseJSONSerializer, "_serialize_type_structure", plain_first)
 
 
 def is_plain_attribute(value: Any) -> bool:

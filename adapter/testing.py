@@ -341,10 +341,14 @@ class LocalRuntime:
 
         return self._invokers.submit(sweep).result()
 
-    def _queues(self) -> list[Any]:
+    @staticmethod
+    def _sqs() -> Any:
         from moto.sqs.models import sqs_backends
 
-        backend = sqs_backends[_ACCOUNT][_REGION]
+        return sqs_backends[_ACCOUNT][_REGION]
+
+    def _queues(self) -> list[Any]:
+        backend = self._sqs()
         return [
             backend.queues[url.rsplit("/", 1)[1]]
             for url in (self.env["ADAPTER_WORKFLOW_QUEUE_URL"], self.env["ADAPTER_STEP_QUEUE_URL"])
@@ -377,7 +381,7 @@ class LocalRuntime:
         processed = 0
         while True:
             received = 0
-            for (_, arn), queue in zip(self._queue_arns(), self._queues(), strict=True):
+            for queue in self._queues():
                 if not self._receivable(queue):
                     continue  # spare an empty ReceiveMessage (the ESM's cost, not ours)
                 with self._lock:
@@ -385,7 +389,7 @@ class LocalRuntime:
                     batch = self._receive(queue)
                 for raw in batch:
                     received += 1
-                    self._process_one(queue, arn, raw)
+                    self._process_one(queue, raw)
             processed += received
             if not received:
                 return processed
@@ -397,10 +401,7 @@ class LocalRuntime:
         moto's queue, read in-process (its visibility timeouts, receive counts and
         redrive apply) without a client call.
         """
-        from moto.sqs.models import sqs_backends
-
-        backend = sqs_backends[_ACCOUNT][_REGION]
-        received = backend.receive_message(queue.name, 10, 0, queue.visibility_timeout)
+        received = self._sqs().receive_message(queue.name, 10, 0, queue.visibility_timeout)
         return [
             {
                 "MessageId": message.id,
@@ -419,14 +420,12 @@ class LocalRuntime:
         ]
 
     def _delete(self, queue: Any, receipt_handle: str) -> None:
-        from moto.sqs.models import sqs_backends
+        self._sqs().delete_message(queue.name, receipt_handle)
 
-        sqs_backends[_ACCOUNT][_REGION].delete_message(queue.name, receipt_handle)
-
-    def _process_one(self, queue: Any, arn: str, raw: dict[str, Any]) -> None:
+    def _process_one(self, queue: Any, raw: dict[str, Any]) -> None:
         from .aws import process_sqs_event, sqs_record
 
-        record = sqs_record(raw, arn, _REGION)
+        record = sqs_record(raw, queue.queue_arn, _REGION)
         box: dict[str, Any] = {}
 
         def invoke() -> None:
@@ -454,12 +453,6 @@ class LocalRuntime:
         return any(
             m.visible and not m.delayed and m.id not in self._in_flight for m in queue._messages
         )
-
-    def _queue_arns(self) -> list[tuple[str, str]]:
-        return [
-            (url, f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:{url.rsplit('/', 1)[1]}")
-            for url in (self.env["ADAPTER_WORKFLOW_QUEUE_URL"], self.env["ADAPTER_STEP_QUEUE_URL"])
-        ]
 
 
 def _code(version: str) -> bytes:

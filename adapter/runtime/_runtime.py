@@ -445,7 +445,7 @@ def _updated(run: RunRecord, last_seq: int, batch: AppendBatch) -> RunRecord:
     update = batch.run_update
     last = batch.events[-1]
     changes: dict[str, Any] = {"last_seq": last_seq}
-    if batch.touch_run or update is not None:
+    if batch.writes_run:
         changes.update(last_event=last.type, updated_at=last.created_at)
     if update is not None:
         if update.status:

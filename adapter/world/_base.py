@@ -102,6 +102,11 @@ class AppendBatch:
     instead of a two-item transaction.
     """
 
+    @property
+    def writes_run(self) -> bool:
+        """Whether this append writes the run item: a status change always does."""
+        return self.touch_run or self.run_update is not None
+
     def add(self, events: Sequence[Event], hooks: Sequence[HookWrite] = ()) -> None:
         self.units.append(Unit(list(events), list(hooks)))
 

@@ -231,7 +231,7 @@ class AwsWorld:
             new_seq = seq + sum(len(unit.events) for unit, _ in chunk)
             writes: list[dict[str, Any]] = []
             roles: list[tuple[str, str]] = []
-            if batch.touch_run or batch.run_update is not None:
+            if batch.writes_run:
                 last = [e for unit, _ in chunk for e in unit.events][-1]
                 update = items.run_update(
                     self._table, run_id, new_seq, batch.run_update, self.payloads, last

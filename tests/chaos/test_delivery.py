@@ -10,12 +10,15 @@ from typing import Any
 import boto3
 import pytest
 
-from adapter.aws import process_sqs_event
+from adapter.aws import process_sqs_event, sqs_record
 
 from . import workloads
 from .faults import FaultConfig
 from .harness import Scenario, cold_starts, run_scenario, step_results, two_workers
 from .workloads import Job, standard_jobs
+
+# The queue the records say they come from, as the event-source mapping would.
+_STEP_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:step"
 
 Baseline = dict[str, tuple[str, Any]]
 
@@ -114,7 +117,9 @@ def test_visibility_timeout_expires_while_a_step_runs() -> None:
             answers: list[dict[str, Any]] = []
             second = threading.Thread(
                 target=lambda: answers.append(
-                    process_sqs_event({"Records": [_record(m) for m in raw]}, None, rt.runtime)
+                    process_sqs_event(
+                        {"Records": [sqs_record(m, _STEP_QUEUE_ARN) for m in raw]}, None, rt.runtime
+                    )
                 )
             )
             second.start()
@@ -178,21 +183,6 @@ def _step_cid(events: list[Any], step_name: str) -> str:
         for e in events
         if e.type == "step_created" and e.data.step_name == step_name
     )
-
-
-def _record(message: dict[str, Any]) -> dict[str, Any]:
-    """A Lambda SQS record for a received message (what the event-source mapping sends)."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:step",
-        "awsRegion": "us-east-1",
-    }
 
 
 def test_duplicate_step_messages_cost_a_bounded_number_of_extra_invocations() -> None:

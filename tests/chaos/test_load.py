@@ -24,7 +24,7 @@ import boto3
 import pytest
 
 from adapter import start, step, workflow
-from adapter.aws import process_sqs_event
+from adapter.aws import process_sqs_event, sqs_record
 from adapter.core import serde
 from adapter.runtime import env_runtime, reset_env_runtime
 from adapter.world.aws import create_resources
@@ -123,7 +123,7 @@ class Worker(threading.Thread):
         ).get("Messages", [])
         if not messages:
             return False
-        event = {"Records": [_record(m, url) for m in messages]}
+        event = {"Records": [sqs_record(m, _arn(url)) for m in messages]}
         answer = process_sqs_event(event, None, runtime)
         failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
         done = [
@@ -138,18 +138,8 @@ class Worker(threading.Thread):
         return True
 
 
-def _record(message: dict[str, Any], url: str) -> dict[str, Any]:
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}",
-        "awsRegion": "us-east-1",
-    }
+def _arn(url: str) -> str:
+    return f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}"
 
 
 @pytest.mark.slow

@@ -104,6 +104,29 @@ def _reset() -> None:
     p.reset()
 
 
+def test_post_runs_answers_the_status_the_run_was_accepted_with(
+    rt: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a second read, which a fast worker could answer with ``running``: the record
+    start() wrote (or, for a known idempotency key, found)."""
+    body = {"workflow": wf.chain.__adapter_workflow__.name, "args": [2], "idempotencyKey": "k1"}
+    reads: list[str] = []
+    get_record = type(rt.runtime).get_record
+
+    def counted(self: Any, run_id: str) -> Any:
+        reads.append(run_id)
+        return get_record(self, run_id)
+
+    monkeypatch.setattr(type(rt.runtime), "get_record", counted)
+    status, first = call(v2_event("POST", "/runs", body))
+    assert status == 202 and first["status"] == "pending" and reads == []
+    rt.drain()
+    reads.clear()
+    status, again = call(v2_event("POST", "/runs", body))
+    assert status == 202 and again == {"runId": first["runId"], "status": "completed"}
+    assert reads == []
+
+
 @pytest.mark.parametrize("make", [v1_event, v2_event], ids=["rest-v1", "http-v2"])
 def test_start_read_list_events_cancel_and_hooks(rt: LocalRuntime, make: Any) -> None:
     status, body = call(

@@ -49,13 +49,15 @@ def _stored_run_item(rt: LocalRuntime, run_id: str) -> dict[str, Any]:
 def _count_writes(rt: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     ddb = rt.runtime.world._ddb  # type: ignore[attr-defined]
     counts: Counter[str] = Counter()
-    for name in ("put_item", "transact_write_items"):
+    for name in ("put_item", "transact_write_items", "query", "get_item"):
         original = getattr(ddb, name)
 
         def counted(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
             counts[_name] += 1
             if _name == "transact_write_items":
                 counts["run item updates"] += sum("Update" in w for w in kw["TransactItems"])
+            if _name == "get_item" or (_name == "query" and "IndexName" not in kw):
+                counts["run reads"] += 1  # not the stall sweep's index queries
             return _original(*args, **kw)
 
         monkeypatch.setattr(ddb, name, counted)
@@ -69,6 +71,7 @@ def test_a_step_appends_without_writing_the_run_item(
         counts = _count_writes(rt, monkeypatch)
         run = start(steps_then_sleep, args=[5])
         rt.advance("1m")  # five steps done, asleep for an hour
+        reads = counts["run reads"]
         events = rt.events(run.run_id)
         assert [e.type for e in events][-1] == "wait_created"
         # start() writes the run (one transaction); the first turn marks it running
@@ -78,6 +81,9 @@ def test_a_step_appends_without_writing_the_run_item(
         assert counts["run item updates"] == 1
         assert counts["put_item"] == 5
         assert counts["transact_write_items"] == 1 + 1 + 5
+        # Nor does anything read: start() left the new run in this process's cache, and
+        # every later decision is proved current by its append.
+        assert reads == 0
         stored = _stored_run_item(rt, run.run_id)
         assert int(stored["last_seq"]["N"]) < events[-1].seq
         # get_run still tells the log's newest seq: it reads the newest event too.

@@ -149,6 +149,9 @@ class World(Protocol):
     def read(self, run_id: str, after_seq: int) -> tuple[RunRecord | None, list[Event]]:
         """The run item and the events with ``seq > after_seq``, in order, in one read.
 
+        ``after_seq`` is 0 or where an earlier read, append or :meth:`get_run` left off:
+        an append's events may share one item, so a cursor inside it would miss them.
+
         The record's ``last_seq`` is the run item's: it may be behind the events read
         (see :attr:`AppendBatch.touch_run`), never ahead of those a complete read returns.
         """

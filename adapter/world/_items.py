@@ -3,20 +3,29 @@
 =================  ==================  ==============================================
 ``RUN#<run_id>``   ``RUN``             the run item: status, names, input, output,
                                        ``last_seq`` (as of its last write)
-``RUN#<run_id>``   ``EV#<seq:012d>``   one event; ``data`` is JSON text
+``RUN#<run_id>``   ``EV#<seq:012d>``   the events one append wrote, from ``seq`` on:
+                                       one event's attributes, or a page of several
 ``HOOK#<token>``   ``HOOK``            which run and hook a token resumes
 ``IDEM#<key>``     ``IDEM``            which run an idempotency key started
 =================  ==================  ==============================================
 
 ``EV#…`` sorts before ``RUN``, so one query for ``SK BETWEEN EV#<seq+1> AND RUN``
-returns the new events *and* the run item. An event is put only if its key is free:
-that is the lock, so the run item is written only when it changes (status, output) or
-carries a mark the stall sweep reads. A step's state is not stored apart: it is folded
-from its events.
+returns the new events *and* the run item. An event item is put only if its key is
+free: that is the lock, so the run item is written only when it changes (status,
+output) or carries a mark the stall sweep reads. A step's state is not stored apart:
+it is folded from its events.
+
+**Pages.** The events of one append go into one item when they fit (a step's outcome
+and the next step it schedules, say): one ``PutItem`` instead of a transaction of
+puts, which DynamoDB bills at twice the write units. A page is keyed by its first seq
+and lists its events (``events``) up to ``through``. Every reader's cursor stops at
+the end of an item (it has read or written whole items only), so a writer with a
+stale view always aims at the key the next item took: it still loses the race.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +34,9 @@ from ._base import HookRecord, RunRecord, RunUpdate
 from ._payloads import PayloadStore, dump
 
 Item = dict[str, Any]
+
+# Events per item are bounded by size: a page's text stays under this many characters.
+PAGE_BYTES = 256 * 1024
 
 
 def s(value: str) -> dict[str, Any]:
@@ -173,10 +185,9 @@ def run_update(
 # --- events -------------------------------------------------------------------------------
 
 
-def event_item(event: Event, store: PayloadStore) -> Item:
-    item = {
-        "PK": s(f"RUN#{event.run_id}"),
-        "SK": s(event_sk(event.seq)),
+def event_attributes(event: Event, store: PayloadStore) -> Item:
+    """One event's attributes (its payload packed, in S3 when big), without a key."""
+    attributes = {
         "seq": n(event.seq),
         "type": s(event.type),
         "created_at": time(event.created_at),
@@ -188,21 +199,70 @@ def event_item(event: Event, store: PayloadStore) -> Item:
         ),
     }
     if event.correlation_id:
-        item["correlation_id"] = s(event.correlation_id)
-    return item
+        attributes["correlation_id"] = s(event.correlation_id)
+    return attributes
 
 
-def event_from_item(run_id: str, item: Item, store: PayloadStore) -> Event:
-    return parse_event(
-        {
-            "run_id": run_id,
-            "seq": get(item, "seq"),
-            "type": get(item, "type"),
-            "correlation_id": get(item, "correlation_id"),
-            "created_at": get(item, "created_at"),
-            "data": store.unpack(item, "data"),
-        }
-    )
+def event_item(event: Event, store: PayloadStore) -> Item:
+    """The item of one event alone."""
+    return pages(event.run_id, [event_attributes(event, store)])[0]
+
+
+def pages(run_id: str, events: Sequence[Item]) -> list[Item]:
+    """The items holding consecutive events of one run (their :func:`event_attributes`):
+    as few as fit.
+
+    A page stays under ``PAGE_BYTES`` (measured as its text, which overstates the size
+    DynamoDB counts), well inside the 400 KB item limit; an event too big to share a
+    page (an inline payload when no bucket is configured) gets an item of its own.
+    """
+    grouped: list[list[Item]] = []
+    size = 0
+    for attributes in events:
+        length = len(str(attributes))
+        if not grouped or size + length > PAGE_BYTES:
+            grouped.append([])
+            size = 0
+        grouped[-1].append(attributes)
+        size += length
+    return [_page(run_id, page) for page in grouped]
+
+
+def _page(run_id: str, page: list[Item]) -> Item:
+    first = page[0]
+    key = {"PK": s(f"RUN#{run_id}"), "SK": s(event_sk(get(first, "seq")))}
+    if len(page) == 1:
+        return {**key, **first}
+    return {
+        **key,
+        "seq": first["seq"],
+        "through": page[-1]["seq"],
+        "events": {"L": [{"M": attributes} for attributes in page]},
+    }
+
+
+def events_from_item(run_id: str, item: Item, store: PayloadStore) -> list[Event]:
+    """The events an event item holds, in order."""
+    page = [entry["M"] for entry in item["events"]["L"]] if "events" in item else [item]
+    return [
+        parse_event(
+            {
+                "run_id": run_id,
+                "seq": get(attributes, "seq"),
+                "type": get(attributes, "type"),
+                "correlation_id": get(attributes, "correlation_id"),
+                "created_at": get(attributes, "created_at"),
+                "data": store.unpack(attributes, "data"),
+            }
+        )
+        for attributes in page
+    ]
+
+
+def through(item: Item) -> int:
+    """The seq of the last event an event item holds."""
+    last: int = get(item, "through") or get(item, "seq")
+    return last
 
 
 # --- hooks ----------------------------------------------------------------------

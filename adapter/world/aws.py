@@ -3,8 +3,9 @@
 The table layout is described in :mod:`adapter.world._items`. Two sparse indexes list
 runs: ``by_workflow`` and ``by_status``, both sorted by ``created_key`` (creation time,
 then run id). Every event is put on condition that its seq is free, so two writers can
-never both record the same thing; an append of one event alone is one ``PutItem``,
-anything more one ``TransactWriteItems`` (per 100 items).
+never both record the same thing. The events of one append share an item when they
+fit (a page), so an append of events alone is one ``PutItem``; one that also writes the
+run item or hook tokens is one ``TransactWriteItems`` (per 100 items).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ _MAX_TRANSACT_ITEMS = 100
 _MAX_TRANSACT_BYTES = 3_500_000
 _SQS_BATCH = 10
 SQS_MAX_DELAY = 900
+
+# A unit of an append: its events' attributes and its hook writes, each with its role.
+_PackedUnit = tuple[Unit, list[dict[str, Any]], list[tuple[tuple[str, str], dict[str, Any]]]]
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
 
@@ -151,8 +155,8 @@ class AwsWorld:
         if not found or items.get(found[0], "SK") != "RUN":
             return None
         record = items.run_from_item(found[0], self.payloads)
-        if len(found) > 1 and items.get(found[1], "seq") > record.last_seq:
-            record = replace(record, last_seq=items.get(found[1], "seq"))
+        if len(found) > 1 and items.through(found[1]) > record.last_seq:
+            record = replace(record, last_seq=items.through(found[1]))
         return record
 
     def list_runs(
@@ -216,7 +220,7 @@ class AwsWorld:
             if items.get(item, "SK") == "RUN":
                 run = items.run_from_item(item, self.payloads)
             else:
-                events.append(items.event_from_item(run_id, item, self.payloads))
+                events.extend(items.events_from_item(run_id, item, self.payloads))
         return run, events
 
     def get_hook(self, token: str) -> HookRecord | None:
@@ -228,18 +232,22 @@ class AwsWorld:
     def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
         seq = expected_seq
         for chunk in self._chunks(batch):
-            new_seq = seq + sum(len(unit.events) for unit, _ in chunk)
+            events = [attributes for _, unit_events, _ in chunk for attributes in unit_events]
+            new_seq = seq + len(events)
             writes: list[dict[str, Any]] = []
             roles: list[tuple[str, str]] = []
             if batch.writes_run:
-                last = [e for unit, _ in chunk for e in unit.events][-1]
+                last = [e for unit, _, _ in chunk for e in unit.events][-1]
                 update = items.run_update(
                     self._table, run_id, new_seq, batch.run_update, self.payloads, last
                 )
                 writes.append(update)
                 roles.append(("run", run_id))
-            for _, unit_writes in chunk:
-                for role, write in unit_writes:
+            for page in items.pages(run_id, events):
+                writes.append(self._put(page, "attribute_not_exists(SK)"))
+                roles.append(("event", str(items.get(page, "seq"))))
+            for _, _, hook_writes in chunk:
+                for role, write in hook_writes:
                     writes.append(write)
                     roles.append(role)
             try:
@@ -256,11 +264,8 @@ class AwsWorld:
             seq = new_seq
         return seq
 
-    def _unit_writes(self, unit: Unit) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+    def _hook_writes(self, unit: Unit) -> list[tuple[tuple[str, str], dict[str, Any]]]:
         writes: list[tuple[tuple[str, str], dict[str, Any]]] = []
-        for event in unit.events:
-            item = items.event_item(event, self.payloads)
-            writes.append((("event", str(event.seq)), self._put(item, "attribute_not_exists(SK)")))
         for hook in unit.hooks:
             role = ("hook", hook.record.token)
             if hook.delete:
@@ -277,21 +282,26 @@ class AwsWorld:
                 writes.append((role, put))
         return writes
 
-    def _chunks(
-        self, batch: AppendBatch
-    ) -> Iterable[list[tuple[Unit, list[tuple[tuple[str, str], dict[str, Any]]]]]]:
-        chunk: list[tuple[Unit, list[tuple[tuple[str, str], dict[str, Any]]]]] = []
+    def _chunks(self, batch: AppendBatch) -> Iterable[list[_PackedUnit]]:
+        """The batch's units, packed, in groups that fit one transaction each.
+
+        Each event is counted as an item of its own, as if no page held two: the
+        pages a chunk's events make can only be fewer.
+        """
+        chunk: list[_PackedUnit] = []
         count, size = 1, 0
         for unit in batch.units:
-            writes = self._unit_writes(unit)
-            unit_size = sum(len(str(w)) for _, w in writes)
+            events = [items.event_attributes(event, self.payloads) for event in unit.events]
+            hooks = self._hook_writes(unit)
+            unit_count = len(events) + len(hooks)
+            unit_size = sum(len(str(e)) for e in events) + sum(len(str(w)) for _, w in hooks)
             if chunk and (
-                count + len(writes) > _MAX_TRANSACT_ITEMS or size + unit_size > _MAX_TRANSACT_BYTES
+                count + unit_count > _MAX_TRANSACT_ITEMS or size + unit_size > _MAX_TRANSACT_BYTES
             ):
                 yield chunk
                 chunk, count, size = [], 1, 0
-            chunk.append((unit, writes))
-            count += len(writes)
+            chunk.append((unit, events, hooks))
+            count += unit_count
             size += unit_size
         if chunk:
             yield chunk

@@ -11,7 +11,7 @@ import pytest
 
 from adapter import create_hook, get_run, resume_hook, sleep, start, step, workflow
 from adapter.core.errors import ConflictError
-from adapter.core.events import RunCancelled
+from adapter.core.events import HookReceived, RunCancelled
 from adapter.testing import LocalRuntime
 from adapter.world import AppendBatch
 
@@ -76,11 +76,11 @@ def test_a_step_appends_without_writing_the_run_item(
         assert [e.type for e in events][-1] == "wait_created"
         # start() writes the run (one transaction); the first turn marks it running
         # (one transaction with the run item); each step is claimed with one PutItem
-        # and finished with one transaction of puts (its result and the next
-        # decision), none touching the run item.
+        # and finished with another (a page: its result and the next decision), none
+        # touching the run item.
         assert counts["run item updates"] == 1
-        assert counts["put_item"] == 5
-        assert counts["transact_write_items"] == 1 + 1 + 5
+        assert counts["put_item"] == 5 + 5
+        assert counts["transact_write_items"] == 1 + 1
         # Nor does anything read: start() left the new run in this process's cache, and
         # every later decision is proved current by its append.
         assert reads == 0
@@ -125,3 +125,75 @@ def test_two_appends_at_one_seq_one_wins() -> None:
             world.append(run.run_id, seq, cancelled())
         assert lost.value.reason == "seq"
         assert [e.seq for e in rt.events(run.run_id)][-1] == seq + 1
+
+
+def _event_items(rt: LocalRuntime, run_id: str) -> list[dict[str, Any]]:
+    ddb = rt.runtime.world._ddb  # type: ignore[attr-defined]
+    found: list[dict[str, Any]] = ddb.query(
+        TableName=rt.env["ADAPTER_TABLE_NAME"],
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :ev)",
+        ExpressionAttributeValues={":pk": {"S": f"RUN#{run_id}"}, ":ev": {"S": "EV#"}},
+    )["Items"]
+    return found
+
+
+def _received(run_id: str, first_seq: int, payloads: list[Any]) -> AppendBatch:
+    batch = AppendBatch(touch_run=False)
+    now = datetime.now(UTC)
+    for i, payload in enumerate(payloads):
+        data = {"payload": payload}
+        event = HookReceived(
+            run_id=run_id, seq=first_seq + i, created_at=now, correlation_id="h", data=data
+        )
+        batch.add([event])
+    return batch
+
+
+def test_an_appends_events_share_one_item_and_its_first_seq_is_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with LocalRuntime() as rt:
+        run = start(steps_then_sleep, args=[1])
+        rt.advance("1m")
+        world = rt.runtime.world
+        seq = world.get_run(run.run_id).last_seq
+        before = len(_event_items(rt, run.run_id))
+        counts = _count_writes(rt, monkeypatch)
+        assert world.append(run.run_id, seq, _received(run.run_id, seq + 1, ["a", "b", "c"])) == (
+            seq + 3
+        )
+        assert counts["put_item"] == 1 and counts["transact_write_items"] == 0
+        stored = _event_items(rt, run.run_id)
+        assert len(stored) == before + 1
+        page = stored[-1]
+        assert (int(page["seq"]["N"]), int(page["through"]["N"])) == (seq + 1, seq + 3)
+        # Read back in order, from the top or from where a reader left off.
+        _, events = world.read(run.run_id, seq)
+        assert [(e.seq, e.data.payload) for e in events] == [  # type: ignore[union-attr]
+            (seq + 1, "a"),
+            (seq + 2, "b"),
+            (seq + 3, "c"),
+        ]
+        assert [e.seq for e in world.read(run.run_id, 0)[1]] == list(range(1, seq + 4))
+        assert world.get_run(run.run_id).last_seq == seq + 3
+        # A writer that had not seen the page aims at its first seq, and loses.
+        with pytest.raises(ConflictError) as lost:
+            world.append(run.run_id, seq, _received(run.run_id, seq + 1, ["late"]))
+        assert lost.value.reason == "seq"
+
+
+def test_pages_stay_well_under_the_item_size_limit() -> None:
+    big = "x" * 60_000  # inline (under the 64 KB limit), so five of them need two items
+    with LocalRuntime() as rt:
+        run = start(steps_then_sleep, args=[1])
+        rt.advance("1m")
+        world = rt.runtime.world
+        seq = world.get_run(run.run_id).last_seq
+        before = len(_event_items(rt, run.run_id))
+        world.append(run.run_id, seq, _received(run.run_id, seq + 1, [big] * 5))
+        stored = _event_items(rt, run.run_id)[before:]
+        assert len(stored) == 2
+        assert all(len(str(item)) < 300_000 for item in stored)
+        _, events = world.read(run.run_id, seq)
+        assert [e.seq for e in events] == list(range(seq + 1, seq + 6))
+        assert all(e.data.payload == big for e in events)  # type: ignore[union-attr]

@@ -12,11 +12,11 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
 * **Queries cost their partition.** A base-table ``Query`` in moto sorts every item of
   the table and then keeps the requested partition; here it looks at that partition only
   (plus one neighbour on each side, which moto's paging inspects), in the same order.
-* **Items are answered as they are.** moto serializes a response by walking its model:
-  every attribute value of every item is matched against the ten members an
-  ``AttributeValue`` may have, a millisecond per item. An attribute value made of
-  strings, booleans, lists and maps is what that walk would produce, so it is taken
-  as it is; anything else (binary values) still takes the walk.
+* **Items are read and answered as they are.** moto parses a request and serializes a
+  response by walking its model: every attribute value of every item is matched
+  against the ten members an ``AttributeValue`` may have, a millisecond per item. An
+  attribute value made of strings, booleans, lists and maps is what that walk would
+  produce, so it is taken as it is; anything else (binary values) still takes the walk.
 * **Items are sized once.** moto re-measures the whole item each time it sets one of
   its attributes, so building an item costs the square of its attribute count, each
   measure encoding every string again; here a new item adds each attribute's size to a
@@ -143,6 +143,7 @@ def _sized_once() -> None:
 
 
 def _plain_items() -> None:
+    from moto.core.parse import BaseJSONParser
     from moto.core.serialize import BaseJSONSerializer
 
     def plain_first(walk: Any) -> Any:
@@ -157,6 +158,22 @@ def _plain_items() -> None:
         return serialize_structure
 
     _replace(BaseJSONSerializer, "_serialize_type_structure", plain_first)
+    _replace(BaseJSONParser, "_parse_structure", plain_parsed)
+
+
+def plain_parsed(walk: Any) -> Any:
+    """moto's request parser for structures (``walk``), skipping plain attribute values.
+
+    The value comes fresh from ``json.loads`` of this request's body, and parsing a
+    plain attribute value rebuilds an equal one: it is taken as it is.
+    """
+
+    def parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue" and is_plain_attribute(value):
+            return value
+        return walk(self, shape, value)
+
+    return parse_structure
 
 
 def is_plain_attribute(value: Any) -> bool:

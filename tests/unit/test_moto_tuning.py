@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapter._moto import is_plain_attribute, tune_moto
+from adapter._moto import is_plain_attribute, plain_parsed, tune_moto
 
 ITEMS: list[dict[str, Any]] = [
     {"PK": {"S": "p"}, "SK": {"S": "1"}, "n": {"N": "42"}, "flag": {"BOOL": True}},
@@ -76,6 +76,37 @@ def test_items_read_the_same_with_and_without_the_tuning(table: Any) -> None:
         stock = _answers(table)
     assert tuned == stock
     assert tuned[0]["Items"] == ITEMS  # and both are what was written
+
+
+def _stored(ddb: Any, prefix: str) -> list[dict[str, Any]]:
+    found = ddb.query(
+        TableName="t",
+        KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
+        ExpressionAttributeValues={":p": {"S": "p"}, ":s": {"S": prefix}},
+    )["Items"]
+    return [{**item, "SK": {"S": item["SK"]["S"].removeprefix(prefix)}} for item in found]
+
+
+def test_items_are_written_the_same_with_and_without_the_tuning(table: Any) -> None:
+    from moto.core.parse import BaseJSONParser
+
+    walk = BaseJSONParser._parse_structure._adapter_original  # type: ignore[attr-defined]
+    walked: list[Any] = []
+
+    def counted(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue":
+            walked.append(value)
+        return walk(self, shape, value)
+
+    with mock.patch.object(BaseJSONParser, "_parse_structure", plain_parsed(counted)):
+        for item in ITEMS:
+            table.put_item(TableName="t", Item={**item, "SK": {"S": f"tuned{item['SK']['S']}"}})
+    with mock.patch.object(BaseJSONParser, "_parse_structure", walk):
+        for item in ITEMS:
+            table.put_item(TableName="t", Item={**item, "SK": {"S": f"stock{item['SK']['S']}"}})
+    assert _stored(table, "tuned") == _stored(table, "stock") == ITEMS
+    # Only the binary values were walked (base64 on the wire): item 5's B, item 6's BS.
+    assert walked == [{"B": "AAFiaW5hcnk="}, {"BS": ["YQ==", "Yg=="]}]
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
-from adapter import WorkflowRunFailedError, start
+from adapter import WorkflowRunFailedError, start, step, workflow
 from adapter.testing import LocalRuntime
 
 from . import workflows as wf
@@ -68,3 +71,47 @@ def test_unknown_workflow_name_is_refused(rt: LocalRuntime) -> None:
 
     with pytest.raises(WorkflowNotRegisteredError, match=r"no\.such\.workflow"):
         start("no.such.workflow")
+
+
+_seen_by_loop: list[int] = []
+_cancelled: list[int] = []
+_inherited: list[list[str]] = []
+_left: set[asyncio.Task[None]] = set()
+
+
+async def _outlive_the_step(i: int) -> None:
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        _cancelled.append(i)
+        raise
+
+
+@step
+async def leaves_a_task_behind(i: int) -> int:
+    loop: Any = asyncio.get_running_loop()
+    _seen_by_loop.append(getattr(loop, "steps_seen", 0))
+    loop.steps_seen = getattr(loop, "steps_seen", 0) + 1
+    here = asyncio.current_task()
+    _inherited.append([t.get_name() for t in asyncio.all_tasks() if t is not here])
+    _left.add(loop.create_task(_outlive_the_step(i), name=f"left-by-{i}"))
+    return i
+
+
+@workflow
+async def steps_that_leave_tasks(n: int) -> int:
+    for i in range(n):
+        await leaves_a_task_behind(i)
+    return n
+
+
+def test_async_steps_share_a_thread_s_loop_but_nothing_they_leave_runs_on(
+    rt: LocalRuntime,
+) -> None:
+    _seen_by_loop.clear(), _cancelled.clear(), _inherited.clear()
+    assert start(steps_that_leave_tasks, args=[6]).return_value == 6
+    # A loop is reused (asyncio.run made one per step: each saw none before it)...
+    assert max(_seen_by_loop) > 0
+    # ...but what a step left behind was cancelled when it returned, not carried over.
+    assert sorted(_cancelled) == list(range(6))
+    assert _inherited == [[]] * 6

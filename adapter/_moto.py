@@ -28,6 +28,14 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   conditional write too; its tree depends on the text, the names and the values, and is
   only read when evaluated: it is kept by those three, with the names and values moto
   noted as used.
+* **Random strings are drawn at once.** moto draws request ids (52 characters) and
+  receipt handles (185) one ``random.choice`` at a time: a tenth of a DynamoDB call, and
+  half of a receive. They are drawn with one ``random.choices`` from moto's own random
+  source, of the same length and alphabet (a seeded moto draws other strings than it
+  would, still the same ones every time).
+* **Requests are routed once per URL.** moto finds the backend of each request by
+  trying the URL patterns of every service it mocks, then compiling and trying each of
+  that backend's; the answer depends on the URL only, so it is kept.
 * **Names are converted once.** moto turns action and attribute names from CamelCase to
   snake_case, and lists a handler class's methods, on every request (a fifth of an SQS
   call); both are pure functions of their argument, so their answers are kept.
@@ -60,6 +68,8 @@ def tune_moto() -> None:
         if not getattr(DynamoDBBackend.transact_write_items, "_adapter_tuned", False):
             _install()
         _remember_names()
+        _drawn_at_once()
+        _routed_once()
         _plain_items()
         _sized_once()
         _parsed_once()
@@ -194,6 +204,102 @@ def is_plain_attribute(value: Any) -> bool:
             type(name) is str and is_plain_attribute(x) for name, x in inner.items()
         )
     return False
+
+
+def _drawn_at_once() -> None:
+    import string
+
+    import moto.sqs.models as sqs_models
+    from moto.moto_api._internal import mock_random
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    def random_string(_: Any) -> Any:
+        def get_random_string(
+            self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False
+        ) -> str:
+            pool = string.ascii_letters + (string.digits if include_digits else "")
+            drawn = "".join(self.choices(pool, k=length))
+            return drawn.lower() if lower_case else drawn
+
+        return get_random_string
+
+    def random_hex(_: Any) -> Any:
+        def get_random_hex(self: Any, length: int = 8) -> str:
+            return "".join(self.choices("0123456789abcdef", k=length))
+
+        return get_random_hex
+
+    def receipt_handle(_: Any) -> Any:
+        def generate_receipt_handle() -> str:
+            return "".join(mock_random.choices(string.ascii_lowercase, k=185))
+
+        return generate_receipt_handle
+
+    _replace(MotoRandom, "get_random_string", random_string)
+    _replace(MotoRandom, "get_random_hex", random_hex)
+    _replace(sqs_models, "generate_receipt_handle", receipt_handle)
+
+
+def _routed_once() -> None:
+    import re
+
+    import moto.backend_index as backend_index
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+    from moto.core.exceptions import HTTPException
+    from moto.core.request import normalize_request
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+    from moto.moto_api import recorder
+
+    # A URL's service and backend URL pattern, as moto's own search finds them.
+    routes: dict[str, tuple[str, str]] = {}
+
+    def route(clean_url: str, backend: Callable[[str], Any]) -> tuple[str, str] | None:
+        found = routes.get(clean_url)
+        if found is None:
+            for service, pattern in backend_index.backend_url_patterns:
+                if pattern.match(clean_url):
+                    for url in backend(service).urls:
+                        if re.compile(url).match(clean_url):
+                            found = routes[clean_url] = (service, url)
+                            break
+                    break
+        return found
+
+    def routed(process: Any) -> Any:
+        def process_request(self: Any, request: Any) -> Any:
+            parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+            clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+            found = route(clean_url, _backend)
+            if found is None or passthrough_url(clean_url) or not service_whitelisted(found[0]):
+                return process(self, request)  # moto's own answer, refusals included
+            service, url = found
+            if passthrough_service(service):
+                return None
+            method = _backend(service).urls[url]
+            normalized = normalize_request(request)
+            try:
+                recorder._record_request(normalized)
+                return method(normalized, normalized.raw_url, normalized.headers)
+            except HTTPException as e:
+                return e.code, e.get_headers(), e.get_body()
+
+        return process_request
+
+    _replace(BotocoreStubber, "process_request", routed)
+
+
+def _backend(service: str) -> Any:
+    """The backend moto's stubber dispatches a service's requests to."""
+    import moto.backends as backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.base_backend import BackendDict
+
+    backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+    if isinstance(backend_dict, BackendDict):
+        regions = backend_dict[DEFAULT_ACCOUNT_ID]
+        return regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+    return backend_dict["global"]
 
 
 def _remember_names() -> None:

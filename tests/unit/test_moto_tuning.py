@@ -225,3 +225,69 @@ def test_a_condition_parsed_once_is_judged_with_each_call_s_values(table: Any) -
                 ExpressionAttributeNames={"#pk": "PK", "#unused": "x"},
             )
         assert "unused" in unused.value.response["Error"]["Message"].lower()
+
+
+def test_random_strings_are_drawn_as_moto_draws_them() -> None:
+    import string
+
+    import moto.sqs.models as sqs_models
+    from moto.moto_api._internal import mock_random
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    tune_moto()
+    tuned, stock = MotoRandom.get_random_string, MotoRandom.get_random_string._adapter_original  # type: ignore[attr-defined]
+    for kwargs in ({}, {"length": 52}, {"include_digits": False}, {"lower_case": True}):
+        mine, theirs = tuned(mock_random, **kwargs), stock(mock_random, **kwargs)
+        assert len(mine) == len(theirs)
+        pool = set(string.ascii_letters + string.digits)
+        if kwargs.get("include_digits") is False:
+            pool -= set(string.digits)
+        if kwargs.get("lower_case"):
+            pool = {c.lower() for c in pool}
+        assert set(mine) <= pool
+    hexed = MotoRandom.get_random_hex(mock_random, 12)
+    assert len(hexed) == 12 and set(hexed) <= set("0123456789abcdef")
+    handle = sqs_models.generate_receipt_handle()
+    assert len(handle) == 185 and set(handle) <= set(string.ascii_lowercase)
+    # Drawn from moto's own source: a seed still repeats the same strings.
+    mock_random.seed(7)
+    first = [tuned(mock_random), sqs_models.generate_receipt_handle()]
+    mock_random.seed(7)
+    assert [tuned(mock_random), sqs_models.generate_receipt_handle()] == first
+
+
+def test_requests_are_routed_once_and_answered_as_moto_answers_them(table: Any) -> None:
+    import moto.backend_index as backend_index
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.create_queue(QueueName="q")
+
+    def answers() -> list[Any]:
+        got = [
+            table.list_tables(),
+            sqs.list_queues(),
+            table.get_item(TableName="t", Key={"PK": {"S": "p"}, "SK": {"S": "1"}}),
+        ]
+        with pytest.raises(Exception) as missing:
+            table.describe_table(TableName="missing")
+        for answer in got:
+            answer.pop("ResponseMetadata")
+        return [*got, type(missing.value).__name__, str(missing.value)]
+
+    tuned = answers()
+    stock = BotocoreStubber.process_request._adapter_original  # type: ignore[attr-defined]
+    with mock.patch.object(BotocoreStubber, "process_request", stock):
+        assert answers() == tuned
+    looked: list[str] = []
+
+    class Watched(list):  # type: ignore[type-arg]
+        def __iter__(self) -> Any:
+            looked.append("searched")
+            return super().__iter__()
+
+    with mock.patch.object(
+        backend_index, "backend_url_patterns", Watched(backend_index.backend_url_patterns)
+    ):
+        assert answers() == tuned
+    assert looked == []  # every URL was routed before: no search of moto's patterns

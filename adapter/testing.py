@@ -15,11 +15,11 @@ import os
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from unittest import mock
 
 import boto3
@@ -32,12 +32,24 @@ from .core.durations import DurationLike, parse_duration
 from .core.errors import DeploymentNotFoundError, RunTimeoutError
 from .core.events import Event
 from .core.messages import Message
-from .runtime import Deployments, Runtime, activate, deactivate, reset_env_runtime
+from .runtime import (
+    Deployments,
+    Runtime,
+    activate,
+    deactivate,
+    loop_running,
+    reset_env_runtime,
+)
 from .world import RunRecord
 from .world._lambda import LambdaFunction
 from .world.aws import _BOTO_CONFIG, ENV_FUNCTION, AwsConfig, AwsWorld, create_resources
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+# Whether this thread is running an invocation (see LocalRuntime._invoke).
+_here = threading.local()
+
 
 _ACCOUNT = "123456789012"
 _REGION = "us-east-1"
@@ -339,7 +351,28 @@ class LocalRuntime:
                 logger.warning("the stalled-run sweep failed", exc_info=True)
                 return False
 
-        return self._invokers.submit(sweep).result()
+        return self._invoke(sweep)
+
+    def _invoke(self, invocation: Callable[[], _T]) -> _T:
+        """Run ``invocation`` as Lambda would run an invocation: on a thread of its own.
+
+        That thread may be the caller's, when the caller is not inside an invocation
+        itself and runs no event loop: handing work to another thread and waiting for
+        it costs more than a cheap step. Otherwise (a step waiting for a child run
+        drives this runtime from inside, with its loop running) it is a pooled thread,
+        never shared by two invocations at once.
+        """
+        if getattr(_here, "invoking", False) or loop_running():
+            return self._invokers.submit(self._as_invocation, invocation).result()
+        return self._as_invocation(invocation)
+
+    @staticmethod
+    def _as_invocation(invocation: Callable[[], _T]) -> _T:
+        _here.invoking = True
+        try:
+            return invocation()
+        finally:
+            _here.invoking = False
 
     @staticmethod
     def _sqs() -> Any:
@@ -431,15 +464,14 @@ class LocalRuntime:
         def invoke() -> None:
             try:
                 box["response"] = process_sqs_event({"Records": [record]}, None, self.runtime)
+            except KeyboardInterrupt:
+                raise  # the person running this, not a crash to simulate
             except BaseException as exc:  # the invocation crashed: SQS redelivers
                 box["error"] = exc
 
         self._in_flight.add(raw["MessageId"])
         try:
-            # Its own thread, as if its own invocation: a step that waits for another run
-            # drives this runtime from inside, with an event loop of its own. Threads are
-            # pooled (reused) but never shared by two invocations at once.
-            self._invokers.submit(invoke).result()
+            self._invoke(invoke)
         finally:
             self._in_flight.discard(raw["MessageId"])
         if "error" in box:

@@ -9,8 +9,8 @@ and attribute each call to a *role*:
   moto's queues in-process and is counted at its own two methods, or the moto server
   driver here). Counted, but never as handler calls.
 * ``handler`` -- calls made while serving a message: code that runs inside the Lambda
-  invocation (LocalRuntime runs each message on its own thread; the server driver marks
-  its handler calls explicitly with :func:`role`).
+  invocation (LocalRuntime's invocations, on whichever thread, and the server driver's
+  handler calls are marked with :func:`role`; any other thread's calls count too).
 * ``client``  -- everything else on the driving thread: ``start()`` and the
   ``run.return_value`` polling of the benchmark itself.
 
@@ -162,6 +162,16 @@ class CallCounter:
 
         LocalRuntime._receive = _receive  # type: ignore[method-assign]
         LocalRuntime._delete = _delete  # type: ignore[method-assign]
+
+        # An invocation may run on the driving thread itself (LocalRuntime._invoke):
+        # what it calls is the handler's all the same.
+        as_invocation = LocalRuntime._as_invocation
+
+        def _as_invocation(invocation: Any) -> Any:
+            with role("handler"):
+                return as_invocation(invocation)
+
+        LocalRuntime._as_invocation = staticmethod(_as_invocation)  # type: ignore[method-assign]
 
     def _record(self, who: str, operation: str, params: dict[str, Any], response: Any) -> None:
         items = _items_of(operation, response) if operation in READ_OPS else []

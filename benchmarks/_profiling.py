@@ -1,11 +1,13 @@
 """Profiling across threads with pyinstrument.
 
-LocalRuntime hands each SQS message to its own thread (one "invocation" each), and
-pyinstrument profiles one thread at a time. :class:`ThreadProfiler` therefore starts a
-profiler inside every thread started while it is active, then merges the sessions:
-invocation threads are folded into one ``<invocations>`` root so their call trees add
-up, and samples of a thread blocked in ``threading`` (joining an invocation thread, or
-waiting for one to start) are dropped: they would count the same wall time twice.
+LocalRuntime runs each SQS message as an "invocation", on the driving thread or, when
+that thread cannot host one (inside another invocation, or running an event loop), on a
+pooled thread; pyinstrument profiles one thread at a time. :class:`ThreadProfiler`
+therefore starts a profiler inside every thread started while it is active, then merges
+the sessions: invocation threads are folded into one ``<invocations>`` root so their
+call trees add up, and samples of a thread blocked in ``threading`` (joining an
+invocation thread, or waiting for one to start) are dropped: they would count the same
+wall time twice.
 """
 
 from __future__ import annotations

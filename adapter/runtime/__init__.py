@@ -16,7 +16,7 @@ from ._client import (
 )
 from ._deployments import Deployments
 from ._runtime import Runtime, utc_now
-from ._step import StepBusyError, backoff_delay, run_step_attempt
+from ._step import StepBusyError, backoff_delay, loop_running, run_step_attempt
 from ._turn import run_workflow_turn
 from ._views import child_runs, event_json, parent_of, run_json
 
@@ -36,6 +36,7 @@ __all__ = [
     "forward_payload",
     "get_run",
     "list_runs",
+    "loop_running",
     "parent_of",
     "reset_env_runtime",
     "resume_hook",

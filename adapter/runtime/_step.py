@@ -356,7 +356,7 @@ def _call(
     with step_scope(context):
         if not definition.is_async:
             return definition.fn(*args, **kwargs)
-        if _loop_running():
+        if loop_running():
             return _run_in_thread(definition, args, kwargs, context)
         return _StepLoop.here().run(definition.fn(*args, **kwargs))
 
@@ -403,7 +403,8 @@ class _StepLoop:
         self._runner.close()
 
 
-def _loop_running() -> bool:
+def loop_running() -> bool:
+    """Whether this thread is running an asyncio event loop right now."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

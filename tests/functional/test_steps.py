@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -115,3 +116,33 @@ def test_async_steps_share_a_thread_s_loop_but_nothing_they_leave_runs_on(
     # ...but what a step left behind was cancelled when it returned, not carried over.
     assert sorted(_cancelled) == list(range(6))
     assert _inherited == [[]] * 6
+
+
+_threads: list[int] = []
+
+
+@step
+def notes_its_thread() -> int:
+    _threads.append(threading.get_ident())
+    return 1
+
+
+@workflow
+async def one_noted_step() -> int:
+    return await notes_its_thread()
+
+
+def test_invocations_run_on_the_caller_s_thread_unless_it_runs_an_event_loop(
+    rt: LocalRuntime,
+) -> None:
+    _threads.clear()
+    assert start(one_noted_step).return_value == 1
+    # No hand-off to another thread and back for each message...
+    assert _threads == [threading.get_ident()]
+
+    async def from_async_code() -> int:
+        return int(start(one_noted_step).return_value)
+
+    # ...but a caller running a loop cannot host a step's: it gets a thread of its own.
+    assert asyncio.run(from_async_code()) == 1
+    assert _threads[1] != threading.get_ident()

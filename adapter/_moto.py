@@ -35,7 +35,9 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   would, still the same ones every time).
 * **Requests are routed once per URL.** moto finds the backend of each request by
   trying the URL patterns of every service it mocks, then compiling and trying each of
-  that backend's; the answer depends on the URL only, so it is kept.
+  that backend's; the answer depends on the URL only, so it is kept. The WSGI environ
+  moto builds for each request is copied from one built per method and URL (see
+  :func:`request_builder`).
 * **Names are converted once.** moto turns action and attribute names from CamelCase to
   snake_case, and lists a handler class's methods, on every request (a fifth of an SQS
   call); both are pure functions of their argument, so their answers are kept.
@@ -247,7 +249,6 @@ def _routed_once() -> None:
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
     from moto.core.exceptions import HTTPException
-    from moto.core.request import normalize_request
     from moto.core.utils import get_equivalent_url_in_aws_domain
     from moto.moto_api import recorder
 
@@ -266,6 +267,8 @@ def _routed_once() -> None:
                     break
         return found
 
+    build = request_builder()
+
     def routed(process: Any) -> Any:
         def process_request(self: Any, request: Any) -> Any:
             parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
@@ -277,7 +280,7 @@ def _routed_once() -> None:
             if passthrough_service(service):
                 return None
             method = _backend(service).urls[url]
-            normalized = normalize_request(request)
+            normalized = build(request)
             try:
                 recorder._record_request(normalized)
                 return method(normalized, normalized.raw_url, normalized.headers)
@@ -287,6 +290,77 @@ def _routed_once() -> None:
         return process_request
 
     _replace(BotocoreStubber, "process_request", routed)
+
+
+def request_builder() -> Callable[[Any], Any]:
+    """moto's ``normalize_request`` for the requests botocore prepares, from a template.
+
+    moto turns each request into a werkzeug ``Request`` by building a WSGI environ with
+    werkzeug's test ``EnvironBuilder``: a tenth of a call. All of that environ but the
+    body, its length and type, and the headers depends on the method and URL only, so
+    it is built by moto once per method and URL and copied; the rest is set as the
+    builder sets it. A request outside that shape (no body, a streamed body, a header
+    werkzeug would refuse) is built by moto itself.
+    """
+    import sys
+    from io import BytesIO
+
+    from botocore.awsrequest import AWSPreparedRequest
+    from moto.core.request import (
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        Request,
+        environ_key_for_header,
+        normalize_request,
+        should_preserve_original_header_name,
+    )
+
+    # Set per request; the rest of the environ is the template's, in werkzeug's order.
+    per_request = ("werkzeug.request", "CONTENT_TYPE", "CONTENT_LENGTH")
+    templates: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def build(request: Any) -> Any:
+        body = request.body
+        if isinstance(body, str):
+            body = body.encode()
+        if type(request) is not AWSPreparedRequest or type(body) is not bytes or not body:
+            return normalize_request(request)
+        content_type = None
+        headers: dict[str, str] = {}
+        preserved: dict[str, str] = {}
+        for key, value in request.headers.items():
+            text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+            lower = key.lower()
+            if lower == "transfer-encoding":
+                continue
+            if "\n" in text or "\r" in text:
+                return normalize_request(request)
+            if should_preserve_original_header_name(key):
+                preserved[environ_key_for_header(key)] = key
+            if lower == "content-type":
+                content_type = text if content_type is None else f"{content_type}, {text}"
+            elif lower != "content-length":
+                name = f"HTTP_{key.upper().replace('-', '_')}"
+                headers[name] = f"{headers[name]}, {text}" if name in headers else text
+        template = templates.get((request.method, request.url))
+        if template is None:
+            stock = Request.from_primitives(request.method, request.url, {}, b"")
+            template = {k: v for k, v in stock.environ.items() if k not in per_request}
+            template.pop(PRESERVED_HEADER_NAMES_ENVIRON_KEY, None)
+            if len(templates) >= 1024:
+                templates.clear()
+            templates[(request.method, request.url)] = template
+        environ = dict(template)
+        environ["wsgi.input"] = BytesIO(body)
+        environ["wsgi.errors"] = sys.stderr
+        if content_type is not None:
+            environ["CONTENT_TYPE"] = content_type
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.update(headers)
+        built = Request(environ)
+        environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
+        return built
+
+    return build
 
 
 def _backend(service: str) -> Any:

@@ -291,3 +291,61 @@ def test_requests_are_routed_once_and_answered_as_moto_answers_them(table: Any) 
     ):
         assert answers() == tuned
     assert looked == []  # every URL was routed before: no search of moto's patterns
+
+
+def _prepared_requests() -> list[Any]:
+    """The requests botocore prepares for a few calls of each protocol we use."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    seen: list[Any] = []
+    process = BotocoreStubber.process_request
+
+    def recording(self: Any, request: Any) -> Any:
+        seen.append(request)
+        return process(self, request)
+
+    env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    with (
+        mock.patch.dict(os.environ, env),
+        mock_aws(),
+        mock.patch.object(BotocoreStubber, "process_request", recording),
+    ):
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.list_tables(Limit=5)
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q-1")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="héllo\\n", DelaySeconds=1)
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bucket-1")
+        s3.put_object(
+            Bucket="bucket-1", Key="a b/ç?x=1", Body=b"\x00bytes", Metadata={"my_key": "v"}
+        )
+        s3.list_objects_v2(Bucket="bucket-1", Prefix="a b/")
+        lam = boto3.client("lambda", region_name="us-east-1")
+        lam.list_functions(MaxItems=3)
+    return seen
+
+
+def test_a_request_built_from_its_template_is_the_one_moto_builds() -> None:
+    from moto.core.request import normalize_request
+
+    from adapter._moto import request_builder
+
+    build = request_builder()
+    requests = _prepared_requests()
+    assert len(requests) >= 7
+    fast = 0
+    for request in requests * 2:  # the second time from the template
+        mine, theirs = build(request), normalize_request(request)
+        mine_env, their_env = dict(mine.environ), dict(theirs.environ)
+        for environ in (mine_env, their_env):
+            environ.pop("werkzeug.request")
+            environ.pop("wsgi.errors")
+        assert mine_env.pop("wsgi.input").getvalue() == their_env.pop("wsgi.input").getvalue()
+        assert list(mine_env.items()) == list(their_env.items())  # in the same order too
+        assert list(mine.headers) == list(theirs.headers)
+        for name in ("data", "raw_url", "method", "path", "content_type", "content_length"):
+            assert getattr(mine, name) == getattr(theirs, name), name
+        fast += mine is not theirs and request.body not in (None, b"", "")
+    assert fast >= 8  # the requests with a body took the template

@@ -18,13 +18,14 @@ it is folded from its events.
 **Pages.** The events of one append go into one item when they fit (a step's outcome
 and the next step it schedules, say): one ``PutItem`` instead of a transaction of
 puts, which DynamoDB bills at twice the write units. A page is keyed by its first seq
-and lists its events (``events``) up to ``through``. Every reader's cursor stops at
-the end of an item (it has read or written whole items only), so a writer with a
-stale view always aims at the key the next item took: it still loses the race.
+and lists its events (``events``, JSON text) up to ``through``. Every reader's cursor
+stops at the end of an item (it has read or written whole items only), so a writer
+with a stale view always aims at the key the next item took: it still loses the race.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -35,7 +36,7 @@ from ._payloads import PayloadStore, dump
 
 Item = dict[str, Any]
 
-# Events per item are bounded by size: a page's text stays under this many characters.
+# Events per item are bounded by size: a page's JSON text stays under this many characters.
 PAGE_BYTES = 256 * 1024
 
 
@@ -212,38 +213,40 @@ def pages(run_id: str, events: Sequence[Item]) -> list[Item]:
     """The items holding consecutive events of one run (their :func:`event_attributes`):
     as few as fit.
 
-    A page stays under ``PAGE_BYTES`` (measured as its text, which overstates the size
-    DynamoDB counts), well inside the 400 KB item limit; an event too big to share a
-    page (an inline payload when no bucket is configured) gets an item of its own.
+    A page lists its events as one JSON text (each event's attributes as DynamoDB
+    types them): a few attributes to write and read, where a list of maps would make
+    every SDK and DynamoDB itself walk six typed values per event. It stays under
+    ``PAGE_BYTES``, well inside the 400 KB item limit; an event too big to share a page
+    (an inline payload when no bucket is configured) gets an item of its own.
     """
-    grouped: list[list[Item]] = []
+    grouped: list[list[tuple[Item, str]]] = []
     size = 0
     for attributes in events:
-        length = len(str(attributes))
-        if not grouped or size + length > PAGE_BYTES:
+        text = dump(attributes)
+        if not grouped or size + len(text) > PAGE_BYTES:
             grouped.append([])
             size = 0
-        grouped[-1].append(attributes)
-        size += length
+        grouped[-1].append((attributes, text))
+        size += len(text)
     return [_page(run_id, page) for page in grouped]
 
 
-def _page(run_id: str, page: list[Item]) -> Item:
-    first = page[0]
+def _page(run_id: str, page: list[tuple[Item, str]]) -> Item:
+    first, _ = page[0]
     key = {"PK": s(f"RUN#{run_id}"), "SK": s(event_sk(get(first, "seq")))}
     if len(page) == 1:
         return {**key, **first}
     return {
         **key,
         "seq": first["seq"],
-        "through": page[-1]["seq"],
-        "events": {"L": [{"M": attributes} for attributes in page]},
+        "through": page[-1][0]["seq"],
+        "events": s("[" + ",".join(text for _, text in page) + "]"),
     }
 
 
 def events_from_item(run_id: str, item: Item, store: PayloadStore) -> list[Event]:
     """The events an event item holds, in order."""
-    page = [entry["M"] for entry in item["events"]["L"]] if "events" in item else [item]
+    page = json.loads(item["events"]["S"]) if "events" in item else [item]
     return [
         parse_event(
             {

@@ -14,6 +14,7 @@ from adapter.core.errors import ConflictError
 from adapter.core.events import HookReceived, RunCancelled
 from adapter.testing import LocalRuntime
 from adapter.world import AppendBatch
+from adapter.world._payloads import PayloadStore
 
 
 @step
@@ -197,3 +198,23 @@ def test_pages_stay_well_under_the_item_size_limit() -> None:
         _, events = world.read(run.run_id, seq)
         assert [e.seq for e in events] == list(range(seq + 1, seq + 6))
         assert all(e.data.payload == big for e in events)  # type: ignore[union-attr]
+
+
+def test_an_event_near_the_item_limit_is_stored_typed_so_it_still_fits() -> None:
+    # Quotes double when a payload is put in JSON text: as text, this would not fit.
+    quoted = '"' * 150_000
+    with LocalRuntime() as rt:
+        run = start(steps_then_sleep, args=[1])
+        rt.advance("1m")
+        world = rt.runtime.world
+        world.payloads = PayloadStore(None, None)  # type: ignore[attr-defined]
+        seq = world.get_run(run.run_id).last_seq
+        before = len(_event_items(rt, run.run_id))
+        world.append(run.run_id, seq, _received(run.run_id, seq + 1, [quoted, "small"]))
+        stored = _event_items(rt, run.run_id)[before:]
+        assert [("events" in item, "data" in item) for item in stored] == [
+            (False, True),  # the big one alone, typed
+            (True, False),  # the next in a page of its own
+        ]
+        _, events = world.read(run.run_id, seq)
+        assert [e.data.payload for e in events] == [quoted, "small"]  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable
@@ -63,6 +64,7 @@ class VirtualClock:
 
     def __init__(self) -> None:
         self._offset = timedelta(0)
+        self._offset_s = 0.0  # the same, in seconds: moto asks for the time very often
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -73,13 +75,14 @@ class VirtualClock:
             gap = moment - self.now()
             if gap > timedelta(0):
                 self._offset += gap
+                self._offset_s = self._offset.total_seconds()
 
     def unix(self, dt: datetime | None = None) -> float:
         """moto's ``unix_time``: seconds since the epoch, virtual unless given ``dt``."""
         if dt is not None:
             aware = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
             return (aware - _EPOCH).total_seconds()
-        return (self.now() - _EPOCH).total_seconds()
+        return time.time() + self._offset_s
 
 
 class LocalRuntime:

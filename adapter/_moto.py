@@ -248,9 +248,9 @@ def _routed_once() -> None:
     import moto.backend_index as backend_index
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
-    from moto.core.exceptions import HTTPException
     from moto.core.utils import get_equivalent_url_in_aws_domain
     from moto.moto_api import recorder
+    from werkzeug.exceptions import HTTPException
 
     # A URL's service and backend URL pattern, as moto's own search finds them.
     routes: dict[str, tuple[str, str]] = {}
@@ -366,8 +366,8 @@ def request_builder() -> Callable[[Any], Any]:
 def _backend(service: str) -> Any:
     """The backend moto's stubber dispatches a service's requests to."""
     import moto.backends as backends
-    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.core.base_backend import BackendDict
+    from moto.core.models import DEFAULT_ACCOUNT_ID
 
     backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
     if isinstance(backend_dict, BackendDict):

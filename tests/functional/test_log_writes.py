@@ -4,6 +4,8 @@ written only when something that reads it without the log needs it."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,6 +130,17 @@ def test_two_appends_at_one_seq_one_wins() -> None:
         assert [e.seq for e in rt.events(run.run_id)][-1] == seq + 1
 
 
+@contextmanager
+def _a_run_asleep() -> Iterator[tuple[LocalRuntime, Any, str, int]]:
+    """A LocalRuntime with a run asleep after one step: the runtime, its world, the
+    run's id and last seq."""
+    with LocalRuntime() as rt:
+        run = start(steps_then_sleep, args=[1])
+        rt.advance("1m")
+        world = rt.runtime.world
+        yield rt, world, run.run_id, world.get_run(run.run_id).last_seq
+
+
 def _event_items(rt: LocalRuntime, run_id: str) -> list[dict[str, Any]]:
     ddb = rt.runtime.world._ddb  # type: ignore[attr-defined]
     found: list[dict[str, Any]] = ddb.query(
@@ -153,49 +166,39 @@ def _received(run_id: str, first_seq: int, payloads: list[Any]) -> AppendBatch:
 def test_an_appends_events_share_one_item_and_its_first_seq_is_the_lock(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with LocalRuntime() as rt:
-        run = start(steps_then_sleep, args=[1])
-        rt.advance("1m")
-        world = rt.runtime.world
-        seq = world.get_run(run.run_id).last_seq
-        before = len(_event_items(rt, run.run_id))
+    with _a_run_asleep() as (rt, world, run_id, seq):
+        before = len(_event_items(rt, run_id))
         counts = _count_writes(rt, monkeypatch)
-        assert world.append(run.run_id, seq, _received(run.run_id, seq + 1, ["a", "b", "c"])) == (
-            seq + 3
-        )
+        assert world.append(run_id, seq, _received(run_id, seq + 1, ["a", "b", "c"])) == (seq + 3)
         assert counts["put_item"] == 1 and counts["transact_write_items"] == 0
-        stored = _event_items(rt, run.run_id)
+        stored = _event_items(rt, run_id)
         assert len(stored) == before + 1
         page = stored[-1]
         assert (int(page["seq"]["N"]), int(page["through"]["N"])) == (seq + 1, seq + 3)
         # Read back in order, from the top or from where a reader left off.
-        _, events = world.read(run.run_id, seq)
+        _, events = world.read(run_id, seq)
         assert [(e.seq, e.data.payload) for e in events] == [  # type: ignore[union-attr]
             (seq + 1, "a"),
             (seq + 2, "b"),
             (seq + 3, "c"),
         ]
-        assert [e.seq for e in world.read(run.run_id, 0)[1]] == list(range(1, seq + 4))
-        assert world.get_run(run.run_id).last_seq == seq + 3
+        assert [e.seq for e in world.read(run_id, 0)[1]] == list(range(1, seq + 4))
+        assert world.get_run(run_id).last_seq == seq + 3
         # A writer that had not seen the page aims at its first seq, and loses.
         with pytest.raises(ConflictError) as lost:
-            world.append(run.run_id, seq, _received(run.run_id, seq + 1, ["late"]))
+            world.append(run_id, seq, _received(run_id, seq + 1, ["late"]))
         assert lost.value.reason == "seq"
 
 
 def test_pages_stay_well_under_the_item_size_limit() -> None:
     big = "x" * 60_000  # inline (under the 64 KB limit), so five of them need two items
-    with LocalRuntime() as rt:
-        run = start(steps_then_sleep, args=[1])
-        rt.advance("1m")
-        world = rt.runtime.world
-        seq = world.get_run(run.run_id).last_seq
-        before = len(_event_items(rt, run.run_id))
-        world.append(run.run_id, seq, _received(run.run_id, seq + 1, [big] * 5))
-        stored = _event_items(rt, run.run_id)[before:]
+    with _a_run_asleep() as (rt, world, run_id, seq):
+        before = len(_event_items(rt, run_id))
+        world.append(run_id, seq, _received(run_id, seq + 1, [big] * 5))
+        stored = _event_items(rt, run_id)[before:]
         assert len(stored) == 2
         assert all(len(str(item)) < 300_000 for item in stored)
-        _, events = world.read(run.run_id, seq)
+        _, events = world.read(run_id, seq)
         assert [e.seq for e in events] == list(range(seq + 1, seq + 6))
         assert all(e.data.payload == big for e in events)  # type: ignore[union-attr]
 
@@ -203,16 +206,12 @@ def test_pages_stay_well_under_the_item_size_limit() -> None:
 def test_an_event_near_the_item_limit_is_stored_typed_so_it_still_fits() -> None:
     # Quotes double when a payload is put in JSON text: as text, this would not fit.
     quoted = '"' * 150_000
-    with LocalRuntime() as rt:
-        run = start(steps_then_sleep, args=[1])
-        rt.advance("1m")
-        world = rt.runtime.world
-        world.payloads = PayloadStore(None, None)  # type: ignore[attr-defined]
-        seq = world.get_run(run.run_id).last_seq
-        before = len(_event_items(rt, run.run_id))
-        world.append(run.run_id, seq, _received(run.run_id, seq + 1, [quoted, "small"]))
-        stored = _event_items(rt, run.run_id)[before:]
+    with _a_run_asleep() as (rt, world, run_id, seq):
+        world.payloads = PayloadStore(None, None)
+        before = len(_event_items(rt, run_id))
+        world.append(run_id, seq, _received(run_id, seq + 1, [quoted, "small"]))
+        stored = _event_items(rt, run_id)[before:]
         assert len(stored) == 2  # the big one alone, the next in an item of its own
         assert "events" not in stored[0] and "data" in stored[0]  # typed: stored as it is
-        _, events = world.read(run.run_id, seq)
+        _, events = world.read(run_id, seq)
         assert [e.data.payload for e in events] == [quoted, "small"]  # type: ignore[union-attr]

@@ -153,8 +153,9 @@ def moto_label() -> str:
         return "stock"
     return (
         "tuned by adapter._moto (atomic undo-log transactions, per-partition queries, "
-        "plain items answered as they are, items sized once, expressions parsed once, "
-        "names converted once)"
+        "plain items read and answered as they are, items sized once, expressions parsed "
+        "once, random strings drawn at once, requests routed once per URL and built from "
+        "a template, names converted once)"
     )
 
 

@@ -54,6 +54,7 @@ from collections.abc import Callable
 from typing import Any
 
 _lock = threading.RLock()
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 _partition = threading.local()
 
 
@@ -299,8 +300,10 @@ def request_builder() -> Callable[[Any], Any]:
     werkzeug's test ``EnvironBuilder``: a tenth of a call. All of that environ but the
     body, its length and type, and the headers depends on the method and URL only, so
     it is built by moto once per method and URL and copied; the rest is set as the
-    builder sets it. A request outside that shape (no body, a streamed body, a header
-    werkzeug would refuse) is built by moto itself.
+    builder sets it. What werkzeug would then work out from the environ for moto, the
+    same way each time, is set too: the URL root, and for a body that is no form, the
+    data (the body) and empty form and files. A request outside that shape (no body, a
+    streamed body, a header werkzeug would refuse) is built by moto itself.
     """
     import sys
     from io import BytesIO
@@ -316,7 +319,7 @@ def request_builder() -> Callable[[Any], Any]:
 
     # Set per request; the rest of the environ is the template's, in werkzeug's order.
     per_request = ("werkzeug.request", "CONTENT_TYPE", "CONTENT_LENGTH")
-    templates: dict[tuple[str, str], dict[str, Any]] = {}
+    templates: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
 
     def build(request: Any) -> Any:
         body = request.body
@@ -341,14 +344,15 @@ def request_builder() -> Callable[[Any], Any]:
             elif lower != "content-length":
                 name = f"HTTP_{key.upper().replace('-', '_')}"
                 headers[name] = f"{headers[name]}, {text}" if name in headers else text
-        template = templates.get((request.method, request.url))
-        if template is None:
+        found = templates.get((request.method, request.url))
+        if found is None:
             stock = Request.from_primitives(request.method, request.url, {}, b"")
             template = {k: v for k, v in stock.environ.items() if k not in per_request}
             template.pop(PRESERVED_HEADER_NAMES_ENVIRON_KEY, None)
             if len(templates) >= 1024:
                 templates.clear()
-            templates[(request.method, request.url)] = template
+            found = templates[(request.method, request.url)] = (template, stock.url_root)
+        template, url_root = found
         environ = dict(template)
         environ["wsgi.input"] = BytesIO(body)
         environ["wsgi.errors"] = sys.stderr
@@ -358,6 +362,13 @@ def request_builder() -> Callable[[Any], Any]:
         environ.update(headers)
         built = Request(environ)
         environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
+        if (content_type or "").partition(";")[0].strip() not in _FORMS:
+            # What werkzeug would find: no form, no files, and the body as the data.
+            empty = built.parameter_storage_class
+            built.__dict__.update(form=empty(), files=empty())
+            built._cached_data = body
+        if "HTTP_HOST" not in headers:
+            built.__dict__["url_root"] = url_root  # the template's: same scheme and host
         return built
 
     return build

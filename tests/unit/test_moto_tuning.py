@@ -324,6 +324,8 @@ def _prepared_requests() -> list[Any]:
         s3.list_objects_v2(Bucket="bucket-1", Prefix="a b/")
         lam = boto3.client("lambda", region_name="us-east-1")
         lam.list_functions(MaxItems=3)
+        iam = boto3.client("iam", region_name="us-east-1")  # a form-encoded body
+        iam.create_user(UserName="u-1", Path="/a b/")
     return seen
 
 
@@ -345,7 +347,10 @@ def test_a_request_built_from_its_template_is_the_one_moto_builds() -> None:
         assert mine_env.pop("wsgi.input").getvalue() == their_env.pop("wsgi.input").getvalue()
         assert list(mine_env.items()) == list(their_env.items())  # in the same order too
         assert list(mine.headers) == list(theirs.headers)
-        for name in ("data", "raw_url", "method", "path", "content_type", "content_length"):
+        for name in (
+            *("data", "form", "files", "url_root", "raw_url"),
+            *("method", "path", "content_type", "content_length"),
+        ):
             assert getattr(mine, name) == getattr(theirs, name), name
         fast += mine is not theirs and request.body not in (None, b"", "")
     assert fast >= 8  # the requests with a body took the template

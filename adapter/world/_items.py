@@ -36,7 +36,7 @@ from ._payloads import PayloadStore, dump
 
 Item = dict[str, Any]
 
-# Events per item are bounded by size: a page's JSON text stays under this many characters.
+# Events per item are bounded by size: a page's JSON text stays under this many bytes.
 PAGE_BYTES = 256 * 1024
 
 
@@ -223,12 +223,18 @@ def pages(run_id: str, events: Sequence[Item]) -> list[Item]:
     size = 0
     for attributes in events:
         text = dump(attributes)
-        if not grouped or size + len(text) > PAGE_BYTES:
+        length = item_size(text)
+        if not grouped or size + length > PAGE_BYTES:
             grouped.append([])
             size = 0
         grouped[-1].append((attributes, text))
-        size += len(text)
+        size += length
     return [_page(run_id, page) for page in grouped]
+
+
+def item_size(text: str) -> int:
+    """The bytes DynamoDB counts for ``text``: UTF-8, where a character may take four."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def _page(run_id: str, page: list[tuple[Item, str]]) -> Item:

@@ -294,7 +294,7 @@ class AwsWorld:
             events = [items.event_attributes(event, self.payloads) for event in unit.events]
             hooks = self._hook_writes(unit)
             unit_count = len(events) + len(hooks)
-            unit_size = sum(len(str(e)) for e in events) + sum(len(str(w)) for _, w in hooks)
+            unit_size = sum(items.item_size(str(x)) for x in [*events, *(w for _, w in hooks)])
             if chunk and (
                 count + unit_count > _MAX_TRANSACT_ITEMS or size + unit_size > _MAX_TRANSACT_BYTES
             ):

@@ -215,3 +215,14 @@ def test_an_event_near_the_item_limit_is_stored_typed_so_it_still_fits() -> None
         assert "events" not in stored[0] and "data" in stored[0]  # typed: stored as it is
         _, events = world.read(run_id, seq)
         assert [e.data.payload for e in events] == [quoted, "small"]  # type: ignore[union-attr]
+
+
+def test_pages_are_sized_in_bytes_not_characters() -> None:
+    euros = "€" * 21_000  # 63 KB in UTF-8 (inline), 21,000 characters
+    with _a_run_asleep() as (rt, world, run_id, seq):
+        before = len(_event_items(rt, run_id))
+        world.append(run_id, seq, _received(run_id, seq + 1, [euros] * 8))  # ~504 KB
+        stored = _event_items(rt, run_id)[before:]
+        assert len(stored) == 2  # counted in characters, all eight fit one (too big) item
+        _, events = world.read(run_id, seq)
+        assert [e.data.payload for e in events] == [euros] * 8  # type: ignore[union-attr]

@@ -59,17 +59,15 @@ _partition = threading.local()
 
 
 def tune_moto() -> None:
-    """Install the three changes above for this process (idempotent).
+    """Install the changes above for this process (idempotent).
 
     Checked each time, not remembered: other code may patch and restore moto around us
-    (a test double of its own), and half of these changes without the other half would
-    be wrong (no table backup, but no undo log either).
+    (a test double of its own). Each change is one swap, whole (the undo log replaces
+    the table backup inside the same swap), so any of them may be reinstalled alone.
     """
-    from moto.dynamodb.models import DynamoDBBackend
-
     with _lock:
-        if not getattr(DynamoDBBackend.transact_write_items, "_adapter_tuned", False):
-            _install()
+        _atomic_writes()
+        _partition_queries()
         _remember_names()
         _drawn_at_once()
         _routed_once()
@@ -256,12 +254,12 @@ def _routed_once() -> None:
     # A URL's service and backend URL pattern, as moto's own search finds them.
     routes: dict[str, tuple[str, str]] = {}
 
-    def route(clean_url: str, backend: Callable[[str], Any]) -> tuple[str, str] | None:
+    def route(clean_url: str) -> tuple[str, str] | None:
         found = routes.get(clean_url)
         if found is None:
             for service, pattern in backend_index.backend_url_patterns:
                 if pattern.match(clean_url):
-                    for url in backend(service).urls:
+                    for url in _backend(service).urls:
                         if re.compile(url).match(clean_url):
                             found = routes[clean_url] = (service, url)
                             break
@@ -274,7 +272,7 @@ def _routed_once() -> None:
         def process_request(self: Any, request: Any) -> Any:
             parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
             clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
-            found = route(clean_url, _backend)
+            found = route(clean_url)
             if found is None or passthrough_url(clean_url) or not service_whitelisted(found[0]):
                 return process(self, request)  # moto's own answer, refusals included
             service, url = found
@@ -406,9 +404,8 @@ def _remember_names() -> None:
                 setattr(module, name, remembered)
 
 
-def _install() -> None:
+def _atomic_writes() -> None:
     import moto.dynamodb.models as backend_module
-    from moto.dynamodb.comparisons import get_comparison_func
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
@@ -422,95 +419,104 @@ def _install() -> None:
     # without us, keeps its own backups.
     no_backup = types.SimpleNamespace(deepcopy=_no_table_backup, copy=copy.copy)
 
-    transact = DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        with _lock:
-            undo = []
-            for entry in transact_items:
-                try:
-                    _, op = next(iter(entry.items()))
-                    table = self.tables.get(op.get("TableName"))
-                    if table is None:
+    def undo_logged(transact: Any) -> Any:
+        def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+            with _lock:
+                undo = []
+                for entry in transact_items:
+                    try:
+                        _, op = next(iter(entry.items()))
+                        table = self.tables.get(op.get("TableName"))
+                        if table is None:
+                            continue
+                        attrs = op["Item"] if "Item" in op else op.get("Key", {})
+                        hash_key = DynamoType(attrs[table.hash_key_attr])
+                        range_key = (
+                            DynamoType(attrs[table.range_key_attr])
+                            if table.range_key_attr
+                            else None
+                        )
+                        before = table.get_item(hash_key, range_key)
+                    except Exception:  # a malformed entry: moto refuses it before writing
                         continue
-                    attrs = op["Item"] if "Item" in op else op.get("Key", {})
-                    hash_key = DynamoType(attrs[table.hash_key_attr])
-                    range_key = (
-                        DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
-                    )
-                    before = table.get_item(hash_key, range_key)
-                except Exception:  # a malformed entry: moto refuses it before writing
-                    continue
-                undo.append((table, hash_key, range_key, copy.deepcopy(before)))
-            stock = backend_module.copy  # type: ignore[attr-defined]
-            backend_module.copy = no_backup  # type: ignore[attr-defined, assignment]
-            try:
-                return transact(self, transact_items)
-            except BaseException:
-                for table, hash_key, range_key, before in reversed(undo):
-                    if before is None:
-                        table.delete_item(hash_key, range_key)
-                    elif range_key is not None:
-                        table.items[hash_key][range_key] = before
-                    else:
-                        table.items[hash_key] = before
-                raise
-            finally:
-                backend_module.copy = stock  # type: ignore[attr-defined]
+                    undo.append((table, hash_key, range_key, copy.deepcopy(before)))
+                stock = backend_module.copy  # type: ignore[attr-defined]
+                backend_module.copy = no_backup  # type: ignore[attr-defined, assignment]
+                try:
+                    return transact(self, transact_items)
+                except BaseException:
+                    for table, hash_key, range_key, before in reversed(undo):
+                        if before is None:
+                            table.delete_item(hash_key, range_key)
+                        elif range_key is not None:
+                            table.items[hash_key][range_key] = before
+                        else:
+                            table.items[hash_key] = before
+                    raise
+                finally:
+                    backend_module.copy = stock  # type: ignore[attr-defined]
 
-    transact_write_items._adapter_tuned = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        return transact_write_items
+
+    _replace(DynamoDBBackend, "transact_write_items", undo_logged)
     for name in ("put_item", "update_item", "delete_item"):
-        method = getattr(DynamoDBBackend, name)
-        if not getattr(method, "_adapter_tuned", False):
-            setattr(DynamoDBBackend, name, _locked(method))
+        _replace(DynamoDBBackend, name, _locked)
 
-    if getattr(Table.query, "_adapter_tuned", False):
-        return
-    query = Table.query
-    all_items = Table.all_items
 
-    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name or hash_key is None:
-            return query(self, hash_key, *args, **kwargs)
-        range_comparison = kwargs.get("range_comparison", args[0] if args else None)
-        range_objs = kwargs.get("range_objs", args[1] if len(args) > 1 else None)
-        previous = getattr(_partition, "key", None)
-        _partition.key = (self, hash_key, range_comparison, range_objs)
-        try:
-            return query(self, hash_key, *args, **kwargs)
-        finally:
-            _partition.key = previous
+def _partition_queries() -> None:
+    from moto.dynamodb.comparisons import get_comparison_func
+    from moto.dynamodb.models.table import Table
 
-    def partition_items(self: Any) -> list[Any]:
-        hint = getattr(_partition, "key", None)
-        if hint is None or hint[0] is not self:
-            return all_items(self)
-        _, hash_key, range_comparison, range_objs = hint
-        if not self.range_key_attr:
-            item = self.items.get(hash_key)
-            return [item] if item is not None else []
-        native: Callable[[Any], Any] = (
-            (lambda v: v.value) if self.range_key_type in ("S", "B") else (lambda v: v.cast_value)
-        )
-        partition = sorted(
-            (self.items.get(hash_key) or {}).values(), key=lambda item: native(item.range_key)
-        )
-        if not range_comparison:
-            return partition
-        test = get_comparison_func(range_comparison)
-        bounds = [native(obj) for obj in range_objs or ()]
-        hits = [n for n, item in enumerate(partition) if test(native(item.range_key), *bounds)]
-        if not hits:
-            return []
-        # Key conditions select a contiguous slice of the sorted partition. moto checks
-        # its page limit before the key condition, so keep one neighbour on each side.
-        return partition[max(hits[0] - 1, 0) : hits[-1] + 2]
+    def hinted(query: Any) -> Any:
+        def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+            index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+            if index_name or hash_key is None:
+                return query(self, hash_key, *args, **kwargs)
+            range_comparison = kwargs.get("range_comparison", args[0] if args else None)
+            range_objs = kwargs.get("range_objs", args[1] if len(args) > 1 else None)
+            previous = getattr(_partition, "key", None)
+            _partition.key = (self, hash_key, range_comparison, range_objs)
+            try:
+                return query(self, hash_key, *args, **kwargs)
+            finally:
+                _partition.key = previous
 
-    partition_query._adapter_tuned = True  # type: ignore[attr-defined]
-    Table.query = partition_query  # type: ignore[method-assign]
-    Table.all_items = partition_items  # type: ignore[method-assign]
+        return partition_query
+
+    def partition_only(all_items: Any) -> Any:
+        # Without the hint partition_query leaves (any other caller), moto's own answer.
+        def partition_items(self: Any) -> list[Any]:
+            hint = getattr(_partition, "key", None)
+            if hint is None or hint[0] is not self:
+                everything: list[Any] = all_items(self)
+                return everything
+            _, hash_key, range_comparison, range_objs = hint
+            if not self.range_key_attr:
+                item = self.items.get(hash_key)
+                return [item] if item is not None else []
+            native: Callable[[Any], Any] = (
+                (lambda v: v.value)
+                if self.range_key_type in ("S", "B")
+                else (lambda v: v.cast_value)
+            )
+            partition = sorted(
+                (self.items.get(hash_key) or {}).values(), key=lambda item: native(item.range_key)
+            )
+            if not range_comparison:
+                return partition
+            test = get_comparison_func(range_comparison)
+            bounds = [native(obj) for obj in range_objs or ()]
+            hits = [n for n, item in enumerate(partition) if test(native(item.range_key), *bounds)]
+            if not hits:
+                return []
+            # Key conditions select a contiguous slice of the sorted partition. moto checks
+            # its page limit before the key condition, so keep one neighbour on each side.
+            return partition[max(hits[0] - 1, 0) : hits[-1] + 2]
+
+        return partition_items
+
+    _replace(Table, "query", hinted)
+    _replace(Table, "all_items", partition_only)
 
 
 def _locked(method: Any) -> Any:
@@ -518,5 +524,4 @@ def _locked(method: Any) -> Any:
         with _lock:
             return method(self, *args, **kwargs)
 
-    locked._adapter_tuned = True  # type: ignore[attr-defined]
     return locked

@@ -123,10 +123,11 @@ class Runtime:
         """Append through the world, then tell the listeners what was recorded."""
         with self._cache_lock:
             hit = self._cache.get(run_id)
-        known = hit[0] if hit is not None and hit[0].last_seq == expected_seq else None
-        if batch.run_update is None and known is not None:
+        # What this process saw, if it is where this append starts.
+        current = hit if hit is not None and hit[0].last_seq == expected_seq else None
+        if batch.run_update is None and current is not None:
             # The run item needs no write unless the sweep's mark is set or cleared.
-            batch.touch_run = known.last_event in _SWEEP_MARKS or any(
+            batch.touch_run = current[0].last_event in _SWEEP_MARKS or any(
                 e.type in _SWEEP_MARKS for e in batch.events
             )
         try:
@@ -144,9 +145,9 @@ class Runtime:
                 raise
             logger.warning("append to run %s reported an error but was recorded", run_id)
             seq = expected_seq + len(batch.events)
-        if known is not None and hit is not None:
+        if current is not None:
             # What we wrote is the log now: the next decision needs no read.
-            self._remember(_updated(known, seq, batch), hit[1] + batch.events)
+            self._remember(_updated(current[0], seq, batch), current[1] + batch.events)
         self.notify(batch.events)
         return seq
 

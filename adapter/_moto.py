@@ -38,6 +38,9 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   that backend's; the answer depends on the URL only, so it is kept. The WSGI environ
   moto builds for each request is copied from one built per method and URL (see
   :func:`request_builder`).
+* **Calls skip botocore's HTTP layer** (:func:`answer_in_process`, for the clients
+  ``LocalRuntime`` makes): moto's answer is the same; the HTTP request botocore would
+  build for moto to read back is not.
 * **Names are converted once.** moto turns action and attribute names from CamelCase to
   snake_case, and lists a handler class's methods, on every request (a fifth of an SQS
   call); both are pure functions of their argument, so their answers are kept.
@@ -525,3 +528,63 @@ def _locked(method: Any) -> Any:
             return method(self, *args, **kwargs)
 
     return locked
+
+
+def answer_in_process(client: Any) -> None:
+    """Answer ``client``'s calls from moto's backends in this process, while moto mocks.
+
+    moto answers a botocore request at ``before-send``: by then botocore's HTTP layer has
+    built an HTTP request from the serialized one (emitting signing, user-agent and
+    retry-header events on the way), and it then runs the retry handler on the answer: a
+    sixth of a DynamoDB or SQS call on a local stack. Here the request botocore
+    serialized and validated is taken at ``before-call`` (the hook botocore's own
+    ``Stubber`` answers from), prepared once and handed to moto's stubber; moto's answer,
+    in its wire format, is parsed by botocore's parser as botocore parses it. Error
+    answers raise as they would, their modeled fields included, and are retried as
+    botocore's retry handler decides. Skipped: signing (moto checks none), the
+    user-agent and retry headers (moto reads neither) and the HTTP request's own events.
+    Streamed or compressed operations, and URLs moto lets through, take botocore's path.
+    """
+    from botocore.awsrequest import AWSResponse, create_request_object
+    from botocore.endpoint import convert_to_response_dict
+    from botocore.httpchecksum import apply_request_checksum, handle_checksum_body
+    from moto.core.botocore_stubber import MockRawResponse
+    from moto.core.models import botocore_stubber
+
+    endpoint = client._endpoint
+    protocol = client.meta.service_model.resolved_protocol
+
+    def answered(model: Any, params: dict[str, Any], **_: Any) -> tuple[Any, Any] | None:
+        if (
+            not botocore_stubber.enabled
+            or model.has_streaming_input
+            or model.has_streaming_output
+            or model.has_event_stream_output
+            or model.request_compression
+        ):
+            return None
+        apply_request_checksum(params)
+        attempts = 1
+        while True:
+            request = create_request_object(params).prepare()
+            answer = botocore_stubber.process_request(request)
+            if answer is None:  # a URL moto lets through: botocore sends it
+                return None
+            status, headers, body = answer
+            http = AWSResponse(request.url, status, headers, MockRawResponse(body))
+            response = convert_to_response_dict(http, model)
+            handle_checksum_body(http, response, params["context"], model)
+            parser = endpoint._response_parser_factory.create_parser(protocol)
+            parsed = parser.parse(response, model.output_shape)
+            if status < 300:
+                break
+            endpoint._add_modeled_error_fields(response, parsed, model, parser)
+            if not endpoint._needs_retry(attempts, model, params, (http, parsed)):
+                break
+            attempts += 1
+        if "ResponseMetadata" in parsed:
+            parsed["ResponseMetadata"]["RetryAttempts"] = attempts - 1
+        return http, parsed
+
+    service_id = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_last(f"before-call.{service_id}", answered)

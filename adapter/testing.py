@@ -27,7 +27,7 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from ._moto import tune_moto
+from ._moto import answer_in_process, tune_moto
 from .core import Registry, default_registry
 from .core.durations import DurationLike, parse_duration
 from .core.errors import DeploymentNotFoundError, RunTimeoutError
@@ -166,10 +166,14 @@ class LocalRuntime:
         reset_env_runtime()
         # moto checks no signatures: signing every request would only cost time.
         unsigned = _BOTO_CONFIG.merge(Config(signature_version=UNSIGNED))
+        dynamodb = boto3.client("dynamodb", region_name=_REGION, config=unsigned)
+        sqs = boto3.client("sqs", region_name=_REGION, config=unsigned)
+        for client in (dynamodb, sqs):
+            answer_in_process(client)  # the calls of every step: no HTTP layer to go through
         self._world = AwsWorld(
             AwsConfig.from_env(self.env),
-            dynamodb=boto3.client("dynamodb", region_name=_REGION, config=unsigned),
-            sqs=boto3.client("sqs", region_name=_REGION, config=unsigned),
+            dynamodb=dynamodb,
+            sqs=sqs,
             max_delay_seconds=self._max_delay,
         )
         self._function = LambdaFunction(self.function_name, self._lambda)

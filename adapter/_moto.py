@@ -254,17 +254,18 @@ def _routed_once() -> None:
     from moto.moto_api import recorder
     from werkzeug.exceptions import HTTPException
 
-    # A URL's service and backend URL pattern, as moto's own search finds them.
-    routes: dict[str, tuple[str, str]] = {}
+    # A URL's service and the handler moto's own search finds for it (the handlers a
+    # backend maps its URL patterns to are its module's, the same for every instance).
+    routes: dict[str, tuple[str, Callable[..., Any]]] = {}
 
-    def route(clean_url: str) -> tuple[str, str] | None:
+    def route(clean_url: str) -> tuple[str, Callable[..., Any]] | None:
         found = routes.get(clean_url)
         if found is None:
             for service, pattern in backend_index.backend_url_patterns:
                 if pattern.match(clean_url):
-                    for url in _backend(service).urls:
+                    for url, method in _backend(service).urls.items():
                         if re.compile(url).match(clean_url):
-                            found = routes[clean_url] = (service, url)
+                            found = routes[clean_url] = (service, method)
                             break
                     break
         return found
@@ -278,10 +279,9 @@ def _routed_once() -> None:
             found = route(clean_url)
             if found is None or passthrough_url(clean_url) or not service_whitelisted(found[0]):
                 return process(self, request)  # moto's own answer, refusals included
-            service, url = found
+            service, method = found
             if passthrough_service(service):
                 return None
-            method = _backend(service).urls[url]
             normalized = build(request)
             try:
                 recorder._record_request(normalized)
@@ -571,9 +571,11 @@ def answer_in_process(client: Any) -> None:
             if answer is None:  # a URL moto lets through: botocore sends it
                 return None
             status, headers, body = answer
-            http = AWSResponse(request.url, status, headers, MockRawResponse(body))
+            # As moto's stubber and botocore's endpoint pass them (the stubs ask for
+            # narrower types than botocore itself uses).
+            http = AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
             response = convert_to_response_dict(http, model)
-            handle_checksum_body(http, response, params["context"], model)
+            handle_checksum_body(http, response, params["context"], model)  # type: ignore[arg-type]
             parser = endpoint._response_parser_factory.create_parser(protocol)
             parsed = parser.parse(response, model.output_shape)
             if status < 300:

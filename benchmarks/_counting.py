@@ -120,6 +120,8 @@ class CallCounter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._now = Snapshot()
+        # (owner, name, original, counting): what install() swapped, to undo for a while.
+        self._swaps: list[tuple[Any, str, Any, Any]] = []
 
     @classmethod
     def install(cls) -> CallCounter:
@@ -137,10 +139,26 @@ class CallCounter:
             return response
 
         _make_api_call.__wrapped__ = original  # type: ignore[attr-defined]
-        botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[attr-defined]
+        counter._swap(botocore.client.BaseClient, "_make_api_call", _make_api_call)
         counter._count_local_poller()
         cls._installed = counter
         return counter
+
+    def _swap(self, owner: Any, name: str, counting: Any) -> None:
+        self._swaps.append((owner, name, owner.__dict__[name], counting))
+        setattr(owner, name, counting)
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Nothing counted inside, at no cost: for timings set against other systems,
+        which pay for no counting."""
+        for owner, name, original, _ in self._swaps:
+            setattr(owner, name, original)
+        try:
+            yield
+        finally:
+            for owner, name, _, counting in self._swaps:
+                setattr(owner, name, counting)
 
     def _count_local_poller(self) -> None:
         """LocalRuntime's poller reads moto's queues in-process, as the event-source
@@ -160,8 +178,8 @@ class CallCounter:
                 self._now.calls[("poller", "DeleteMessage")] += 1
             delete(rt, queue, receipt_handle)
 
-        LocalRuntime._receive = _receive  # type: ignore[method-assign]
-        LocalRuntime._delete = _delete  # type: ignore[method-assign]
+        self._swap(LocalRuntime, "_receive", _receive)
+        self._swap(LocalRuntime, "_delete", _delete)
 
         # An invocation may run on the driving thread itself (LocalRuntime._invoke):
         # what it calls is the handler's all the same.
@@ -171,7 +189,7 @@ class CallCounter:
             with role("handler"):
                 return as_invocation(invocation)
 
-        LocalRuntime._as_invocation = staticmethod(_as_invocation)  # type: ignore[method-assign]
+        self._swap(LocalRuntime, "_as_invocation", staticmethod(_as_invocation))
 
     def _record(self, who: str, operation: str, params: dict[str, Any], response: Any) -> None:
         items = _items_of(operation, response) if operation in READ_OPS else []

@@ -46,3 +46,40 @@ def test_quick_benchmark_runs_and_meets_the_call_and_read_targets(tmp_path: Path
     growth = report["replay"]["warm"]["growth"]
     assert growth["steps_ratio"] >= 4
     assert growth["items_ratio"] <= 4.5
+
+
+_SUSPENDED = """
+import botocore.client
+from adapter import start
+from adapter.testing import LocalRuntime
+from benchmarks._counting import CallCounter
+from benchmarks.workflows import chain
+
+stock = botocore.client.BaseClient._make_api_call
+counter = CallCounter.install()
+with LocalRuntime():
+    before = counter.snapshot()
+    with counter.suspended():
+        assert botocore.client.BaseClient._make_api_call is stock
+        assert start(chain, args=[3]).return_value == 3
+    during = counter.snapshot() - before
+    assert botocore.client.BaseClient._make_api_call is not stock
+    assert start(chain, args=[3]).return_value == 3
+    after = counter.snapshot() - before - during
+print(*(snap.total(who) for snap in (during, after) for who in ("handler", "poller")))
+"""
+
+
+def test_timings_set_against_peers_run_with_counting_suspended() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _SUSPENDED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    handler_during, poller_during, handler_after, poller_after = map(int, result.stdout.split())
+    assert (handler_during, poller_during) == (0, 0)
+    assert handler_after >= 3 * 3 and poller_after >= 4

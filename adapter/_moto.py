@@ -33,6 +33,9 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   half of a receive. They are drawn with one ``random.choices`` from moto's own random
   source, of the same length and alphabet (a seeded moto draws other strings than it
   would, still the same ones every time).
+* **A queue's retention is read alone.** moto checks each message it receives against
+  the queue's retention period by building every attribute of the queue, message counts
+  included (a walk of the queue per message received); the period alone is read here.
 * **Requests are routed once per URL.** moto finds the backend of each request by
   trying the URL patterns of every service it mocks, then compiling and trying each of
   that backend's; the answer depends on the URL only, so it is kept. The WSGI environ
@@ -73,6 +76,7 @@ def tune_moto() -> None:
         _partition_queries()
         _remember_names()
         _drawn_at_once()
+        _retention_read_once()
         _routed_once()
         _plain_items()
         _sized_once()
@@ -242,6 +246,22 @@ def _drawn_at_once() -> None:
     _replace(MotoRandom, "get_random_string", random_string)
     _replace(MotoRandom, "get_random_hex", random_hex)
     _replace(sqs_models, "generate_receipt_handle", receipt_handle)
+
+
+def _retention_read_once() -> None:
+    from moto.sqs import models
+
+    def retention_check(_: Any) -> Any:
+        def is_message_valid_based_on_retention_period(
+            self: Any, queue_name: str, message: Any
+        ) -> bool:
+            queue = self.get_queue(queue_name)
+            retain_until = int(queue.message_retention_period) + message.sent_timestamp / 1000
+            return bool(retain_until > models.unix_time())  # late-bound: a patched clock
+
+        return is_message_valid_based_on_retention_period
+
+    _replace(models.SQSBackend, "is_message_valid_based_on_retention_period", retention_check)
 
 
 def _routed_once() -> None:

@@ -10,7 +10,6 @@ workers share it (the concurrency scenarios, the moto server of the load test):
   queries that look at their partition only.
 * ``ReceiveMessage`` mutates the queue without a lock, and DynamoDB actions read while
   another thread writes.
-* ``ReceiveMessage`` builds every queue attribute for every message it returns.
 
 Real DynamoDB transactions are atomic and isolated, and reads never see half of one.
 :func:`serialized_moto` gives moto those semantics for the duration of a test: moto
@@ -39,20 +38,10 @@ def _locked(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _retention_check(self: Any, queue_name: str, message: Any) -> bool:
-    """moto's check, without building every queue attribute for every message received."""
-    from moto.sqs import models
-
-    queue = self.get_queue(queue_name)
-    retain_until = int(queue.message_retention_period) + message.sent_timestamp / 1000
-    return bool(retain_until > models.unix_time())  # the (possibly virtual) clock, late-bound
-
-
 @contextlib.contextmanager
 def serialized_moto() -> Iterator[None]:
     """Atomic, isolated DynamoDB transactions and thread-safe SQS in moto, for a while."""
     from moto.dynamodb.responses import DynamoHandler
-    from moto.sqs.models import SQSBackend
     from moto.sqs.responses import SQSResponse
 
     from adapter._moto import tune_moto
@@ -61,9 +50,4 @@ def serialized_moto() -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for cls in (DynamoHandler, SQSResponse):
             stack.enter_context(mock.patch.object(cls, "call_action", _locked(cls.call_action)))
-        stack.enter_context(
-            mock.patch.object(
-                SQSBackend, "is_message_valid_based_on_retention_period", _retention_check
-            )
-        )
         yield

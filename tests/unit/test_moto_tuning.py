@@ -256,6 +256,26 @@ def test_random_strings_are_drawn_as_moto_draws_them() -> None:
     assert [tuned(mock_random), sqs_models.generate_receipt_handle()] == first
 
 
+def test_the_retention_check_judges_as_moto_s(table: Any) -> None:
+    from moto.sqs import models
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="kept", Attributes={"MessageRetentionPeriod": "60"})[
+        "QueueUrl"
+    ]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    backend = models.sqs_backends["123456789012"]["us-east-1"]
+    (message,) = backend.queues["kept"]._messages
+    tuned = models.SQSBackend.is_message_valid_based_on_retention_period
+    stock = tuned._adapter_original  # type: ignore[attr-defined]
+    sent = message.sent_timestamp / 1000
+    for now in (sent, sent + 59.9, sent + 60, sent + 61):
+        with mock.patch.object(models, "unix_time", lambda now=now: now):
+            assert tuned(backend, "kept", message) == stock(backend, "kept", message)
+            judged = tuned(backend, "kept", message)
+        assert judged == (now < sent + 60)
+
+
 def test_requests_are_routed_once_and_answered_as_moto_answers_them(table: Any) -> None:
     import moto.backend_index as backend_index
     from moto.core.botocore_stubber import BotocoreStubber

@@ -21,7 +21,8 @@ from typing import Any
 
 
 def _disable_tuning() -> str:
-    """Make ``tune_moto`` a no-op; say whether moto stays stock."""
+    """Make ``tune_moto`` and ``answer_in_process`` no-ops; say whether moto stays stock
+    (botocore then reaches moto over its HTTP layer, as moto's own stubber expects)."""
     try:
         import adapter._moto as tuning
     except ImportError:
@@ -31,7 +32,9 @@ def _disable_tuning() -> str:
 
     if hasattr(testing, "tune_moto"):
         testing.tune_moto = lambda: None
-    return "stock (adapter._moto.tune_moto disabled)"
+    if hasattr(testing, "answer_in_process"):
+        testing.answer_in_process = lambda client: None
+    return "stock (adapter._moto.tune_moto and answer_in_process disabled)"
 
 
 def _moto_is_stock() -> bool:

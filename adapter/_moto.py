@@ -30,9 +30,9 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   noted as used.
 * **Random strings are drawn at once.** moto draws request ids (52 characters) and
   receipt handles (185) one ``random.choice`` at a time: a tenth of a DynamoDB call, and
-  half of a receive. They are drawn with one ``random.choices`` from moto's own random
-  source, of the same length and alphabet (a seeded moto draws other strings than it
-  would, still the same ones every time).
+  half of a receive. They are drawn as one string of random bytes from moto's own random
+  source, each byte mapped to a character, of the same length and alphabet (a seeded
+  moto draws other strings than it would, still the same ones every time).
 * **A queue's retention is read alone.** moto checks each message it receives against
   the queue's retention period by building every attribute of the queue, message counts
   included (a walk of the queue per message received); the period alone is read here.
@@ -226,26 +226,40 @@ def _drawn_at_once() -> None:
             self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False
         ) -> str:
             pool = string.ascii_letters + (string.digits if include_digits else "")
-            drawn = "".join(self.choices(pool, k=length))
+            drawn = draw(self, pool, length)
             return drawn.lower() if lower_case else drawn
 
         return get_random_string
 
     def random_hex(_: Any) -> Any:
         def get_random_hex(self: Any, length: int = 8) -> str:
-            return "".join(self.choices("0123456789abcdef", k=length))
+            return draw(self, "0123456789abcdef", length)
 
         return get_random_hex
 
     def receipt_handle(_: Any) -> Any:
         def generate_receipt_handle() -> str:
-            return "".join(mock_random.choices(string.ascii_lowercase, k=185))
+            return draw(mock_random, string.ascii_lowercase, 185)
 
         return generate_receipt_handle
 
     _replace(MotoRandom, "get_random_string", random_string)
     _replace(MotoRandom, "get_random_hex", random_hex)
     _replace(sqs_models, "generate_receipt_handle", receipt_handle)
+
+
+@functools.cache
+def _byte_map(alphabet: str) -> bytes:
+    # Byte b stands for the character at b * len / 256: each character for 256 // len
+    # or one more of the 256 bytes (an alphabet of 62 favours some by 5 to 4).
+    return bytes(ord(alphabet[b * len(alphabet) >> 8]) for b in range(256))
+
+
+def draw(source: Any, alphabet: str, length: int) -> str:
+    """``length`` characters of ``alphabet`` (ASCII, at most 256), from ``source``'s
+    random bytes: drawn at once, where ``choices`` draws a float per character."""
+    drawn: str = source.randbytes(length).translate(_byte_map(alphabet)).decode("ascii")
+    return drawn
 
 
 def _retention_read_once() -> None:
@@ -257,7 +271,9 @@ def _retention_read_once() -> None:
         ) -> bool:
             queue = self.get_queue(queue_name)
             retain_until = int(queue.message_retention_period) + message.sent_timestamp / 1000
-            return bool(retain_until > models.unix_time())  # late-bound: a patched clock
+            # Read from moto's module at each call, where LocalRuntime patches its clock.
+            now = models.unix_time()  # type: ignore[attr-defined]
+            return bool(retain_until > now)
 
         return is_message_valid_based_on_retention_period
 

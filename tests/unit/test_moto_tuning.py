@@ -249,6 +249,12 @@ def test_random_strings_are_drawn_as_moto_draws_them() -> None:
     assert len(hexed) == 12 and set(hexed) <= set("0123456789abcdef")
     handle = sqs_models.generate_receipt_handle()
     assert len(handle) == 185 and set(handle) <= set(string.ascii_lowercase)
+    # Every character of the alphabet is drawn, at about its share.
+    from adapter._moto import draw
+
+    many = draw(mock_random, string.ascii_letters + string.digits, 62_000)
+    shares = [many.count(c) for c in string.ascii_letters + string.digits]
+    assert min(shares) > 700 and max(shares) < 1_400
     # Drawn from moto's own source: a seed still repeats the same strings.
     mock_random.seed(7)
     first = [tuned(mock_random), sqs_models.generate_receipt_handle()]

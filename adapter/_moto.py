@@ -33,6 +33,10 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   half of a receive. They are drawn as one string of random bytes from moto's own random
   source, each byte mapped to a character, of the same length and alphabet (a seeded
   moto draws other strings than it would, still the same ones every time).
+* **Answer members are looked up by the keys found once.** To serialize an answer, moto
+  asks six alias providers, for every member of every structure, under which keys the
+  member may be found in the answer. For an answer that is a plain dict, the keys depend
+  on the member's name and shape only: they are kept.
 * **A queue's retention is read alone.** moto checks each message it receives against
   the queue's retention period by building every attribute of the queue, message counts
   included (a walk of the queue per message received); the period alone is read here.
@@ -77,6 +81,7 @@ def tune_moto() -> None:
         _remember_names()
         _drawn_at_once()
         _retention_read_once()
+        _picked_once()
         _routed_once()
         _plain_items()
         _sized_once()
@@ -260,6 +265,32 @@ def draw(source: Any, alphabet: str, length: int) -> str:
     random bytes: drawn at once, where ``choices`` draws a float per character."""
     drawn: str = source.randbytes(length).translate(_byte_map(alphabet)).decode("ascii")
     return drawn
+
+
+def _picked_once() -> None:
+    from moto.core.serialize import XFormedAttributePicker
+
+    # (key, shape, its parent, alias providers) -> the keys, for plain dict answers:
+    # shapes are held (and compared by identity) so an id is never reused for another.
+    kept: dict[tuple[Any, ...], tuple[Any, Any, tuple[str, ...]]] = {}
+
+    def remembered(possible_keys: Any) -> Any:
+        def get_possible_keys(self: Any, context: Any) -> Any:
+            if type(context.obj) is not dict:
+                return possible_keys(self, context)
+            shape = context.shape
+            parent = getattr(shape, "parent", None)
+            key = (context.key, id(shape), id(parent), tuple(self.alias_providers))
+            hit = kept.get(key)
+            if hit is None or hit[0] is not shape or hit[1] is not parent:
+                if len(kept) >= 4096:
+                    kept.clear()
+                hit = kept[key] = (shape, parent, tuple(possible_keys(self, context)))
+            return hit[2]
+
+        return get_possible_keys
+
+    _replace(XFormedAttributePicker, "get_possible_keys", remembered)
 
 
 def _retention_read_once() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -260,6 +261,48 @@ def test_random_strings_are_drawn_as_moto_draws_them() -> None:
     first = [tuned(mock_random), sqs_models.generate_receipt_handle()]
     mock_random.seed(7)
     assert [tuned(mock_random), sqs_models.generate_receipt_handle()] == first
+
+
+def test_answers_are_serialized_the_same_with_keys_found_once(table: Any) -> None:
+    from moto.core.serialize import XFormedAttributePicker
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="picked")["QueueUrl"]
+
+    def answers() -> list[Any]:
+        got = [
+            *_answers(table),
+            table.describe_table(TableName="t")["Table"]["KeySchema"],
+            table.put_item(TableName="t", Item=ITEMS[0], ReturnValues="ALL_OLD"),
+            table.update_item(
+                TableName="t",
+                Key={"PK": {"S": "p"}, "SK": {"S": "1"}},
+                UpdateExpression="SET n = n + :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+                ReturnConsumedCapacity="TOTAL",
+            ),
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"],
+            sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": "a", "MessageBody": "1"}, {"Id": "b", "MessageBody": ""}],
+            ),
+        ]
+        for answer in got:
+            if isinstance(answer, dict):
+                answer.pop("ResponseMetadata", None)
+        return got
+
+    def scrubbed(got: list[Any]) -> str:
+        # Each send draws fresh ids, and moves the queue's counts and dates.
+        text = re.sub(r"'(MessageId|\w*Timestamp|\w*Messages\w*)': '[^']*'", "<v>", str(got))
+        return re.sub(r"'(N)': '\d+'", "<n>", text)
+
+    tuned = answers()
+    stock = XFormedAttributePicker.get_possible_keys._adapter_original  # type: ignore[attr-defined]
+    with mock.patch.object(XFormedAttributePicker, "get_possible_keys", stock):
+        assert scrubbed(answers()) == scrubbed(tuned)
+    assert "ConsumedCapacity" in str(tuned) and "Successful" in str(tuned)
 
 
 def test_the_retention_check_judges_as_moto_s(table: Any) -> None:

@@ -33,6 +33,11 @@ Used by ``LocalRuntime`` and ``adapter dev``; it changes no answer moto gives.
   half of a receive. They are drawn as one string of random bytes from moto's own random
   source, each byte mapped to a character, of the same length and alphabet (a seeded
   moto draws other strings than it would, still the same ones every time).
+* **Sends count no messages.** moto reads one attribute of the queue on each send
+  (whether it deduplicates by content), through the property that builds them all,
+  messages in the queue, delayed and in flight counted by walking the queue: a send
+  costs the length of the queue, and a fan-out of n messages n^2. During a send those
+  three counts are not made (they are read by nothing there).
 * **Answer members are looked up by the keys found once.** To serialize an answer, moto
   asks six alias providers, for every member of every structure, under which keys the
   member may be found in the answer. For an answer that is a plain dict, the keys depend
@@ -81,6 +86,7 @@ def tune_moto() -> None:
         _remember_names()
         _drawn_at_once()
         _retention_read_once()
+        _sent_without_counting()
         _picked_once()
         _routed_once()
         _plain_items()
@@ -291,6 +297,46 @@ def _picked_once() -> None:
         return get_possible_keys
 
     _replace(XFormedAttributePicker, "get_possible_keys", remembered)
+
+
+class _TunedProperty(property):
+    """A property that can be marked as tuned (a plain property takes no attributes)."""
+
+
+def _sent_without_counting() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    sending = threading.local()
+
+    def flagged(send: Any) -> Any:
+        def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+            before = getattr(sending, "on", False)
+            sending.on = True
+            try:
+                return send(self, *args, **kwargs)
+            finally:
+                sending.on = before
+
+        return send_message
+
+    def skipped(count: Any) -> Any:
+        def fget(self: Any) -> int:
+            # During a send only ContentBasedDeduplication is read of the attributes;
+            # a queue that feeds moto's own Lambda mapping is received from in the send.
+            if getattr(sending, "on", False) and not self.lambda_event_source_mappings:
+                return 0
+            counted: int = count.fget(self)
+            return counted
+
+        return _TunedProperty(fget)
+
+    _replace(SQSBackend, "send_message", flagged)
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ):
+        _replace(Queue, name, skipped)
 
 
 def _retention_read_once() -> None:

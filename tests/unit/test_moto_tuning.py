@@ -305,6 +305,43 @@ def test_answers_are_serialized_the_same_with_keys_found_once(table: Any) -> Non
     assert "ConsumedCapacity" in str(tuned) and "Successful" in str(tuned)
 
 
+def test_a_send_walks_no_queue_and_counts_stay_moto_s(table: Any) -> None:
+    from moto.sqs import models
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName="dedup.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    for n in range(30):
+        sqs.send_message(QueueUrl=plain, MessageBody=str(n), DelaySeconds=n % 3)
+    sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=4)
+    queue = models.sqs_backends["123456789012"]["us-east-1"].queues["plain"]
+    for name in ("approximate_number_of_messages", "approximate_number_of_messages_delayed"):
+        stock = getattr(models.Queue, name)._adapter_original
+        assert getattr(queue, name) == stock.fget(queue)
+    counts = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert counts["ApproximateNumberOfMessagesNotVisible"] == "4"
+    assert (
+        int(counts["ApproximateNumberOfMessages"])
+        + int(counts["ApproximateNumberOfMessagesDelayed"])
+        == 26
+    )
+
+    walked: list[int] = []
+    visible = models.Message.visible
+    with mock.patch.object(
+        models.Message, "visible", property(lambda m: walked.append(1) or visible.fget(m))
+    ):
+        sqs.send_message(QueueUrl=plain, MessageBody="one more")
+    assert walked == []
+    # Content-based deduplication still reads its attribute in a send.
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    assert len(models.sqs_backends["123456789012"]["us-east-1"].queues["dedup.fifo"]._messages) == 1
+
+
 def test_the_retention_check_judges_as_moto_s(table: Any) -> None:
     from moto.sqs import models
 

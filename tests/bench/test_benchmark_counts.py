@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests._python import ROOT, run_python
 
 
 @pytest.mark.timeout(600)
@@ -71,14 +71,7 @@ print(*(snap.total(who) for snap in (during, after) for who in ("handler", "poll
 
 
 def test_timings_set_against_peers_run_with_counting_suspended() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _SUSPENDED],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(_SUSPENDED, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     handler_during, poller_during, handler_after, poller_after = map(int, result.stdout.split())
     assert (handler_during, poller_during) == (0, 0)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 import adapter
 from adapter.core.errors import AdapterError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests._python import run_python
 
 PUBLIC_API = {
     # decorators and the client API
@@ -148,14 +144,7 @@ _NO_AWS_SCRIPT = textwrap.dedent(
 
 
 def test_core_imports_and_replays_without_aws_packages() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _NO_AWS_SCRIPT],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(_NO_AWS_SCRIPT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "OK 42"
 
@@ -163,13 +152,6 @@ def test_core_imports_and_replays_without_aws_packages() -> None:
 def test_the_blocker_really_blocks() -> None:
     """The script's finder must make an AWS import fail, or the test above proves nothing."""
     script = _NO_AWS_SCRIPT.split("import adapter.core", 1)[0] + "import boto3\n"
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(script)
     assert result.returncode != 0
     assert "blocked import of 'boto3'" in result.stderr

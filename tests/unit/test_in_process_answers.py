@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -12,27 +11,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from adapter._moto import answer_in_process, tune_moto
-
-KEY_SCHEMA = [
-    {"AttributeName": "PK", "KeyType": "HASH"},
-    {"AttributeName": "SK", "KeyType": "RANGE"},
-]
-ATTRIBUTES = [
-    {"AttributeName": "PK", "AttributeType": "S"},
-    {"AttributeName": "SK", "AttributeType": "S"},
-]
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
-    with mock.patch.dict(os.environ, env), mock_aws():
-        tune_moto()
-        yield
+from adapter._moto import answer_in_process
+from tests.unit.conftest import create_table
 
 
 def _clients(service: str) -> tuple[Any, Any]:
@@ -114,12 +95,7 @@ def test_dynamodb_answers_are_moto_s_without_the_http_layer(aws: None) -> None:
     outcomes = []
     for client in (stock, fast):
         table = f"t-{len(outcomes)}"
-        client.create_table(
-            TableName=table,
-            KeySchema=KEY_SCHEMA,
-            AttributeDefinitions=ATTRIBUTES,
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, table)
         got = [_outcome(call) for call in _dynamodb_calls(client, table)]
         outcomes.append(str(got).replace(table, "<table>"))
     assert outcomes[0] == outcomes[1]
@@ -182,12 +158,7 @@ def test_a_retryable_answer_is_retried_as_botocore_retries_it(aws: None) -> None
     from moto.dynamodb.models import DynamoDBBackend
 
     stock, fast = _clients("dynamodb")
-    stock.create_table(
-        TableName="t",
-        KeySchema=KEY_SCHEMA,
-        AttributeDefinitions=ATTRIBUTES,
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(stock, "t")
     for client in (stock, fast):
         with (
             mock.patch.object(

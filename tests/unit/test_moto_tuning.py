@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -13,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from adapter._moto import is_plain_attribute, plain_parsed, tune_moto
+from tests.unit.conftest import create_table
 
 ITEMS: list[dict[str, Any]] = [
     {"PK": {"S": "p"}, "SK": {"S": "1"}, "n": {"N": "42"}, "flag": {"BOOL": True}},
@@ -30,30 +30,12 @@ ITEMS: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def table() -> Iterator[Any]:
-    env = {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    with mock.patch.dict(os.environ, env), mock_aws():
-        tune_moto()
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "PK", "KeyType": "HASH"},
-                {"AttributeName": "SK", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        for item in ITEMS:
-            ddb.put_item(TableName="t", Item=item)
-        yield ddb
+def table(aws: None) -> Any:
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    create_table(ddb, "t")
+    for item in ITEMS:
+        ddb.put_item(TableName="t", Item=item)
+    return ddb
 
 
 def _answers(ddb: Any) -> list[Any]:

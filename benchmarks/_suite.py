@@ -154,8 +154,10 @@ def moto_label() -> str:
     return (
         "tuned by adapter._moto (atomic undo-log transactions, per-partition queries, "
         "plain items read and answered as they are, items sized once, expressions parsed "
-        "once, random strings drawn at once, requests routed once per URL and built from "
-        "a template, names converted once)"
+        "once, random strings drawn at once, a queue's retention read alone, sends that "
+        "count no messages, answer keys found once, requests routed once per URL and "
+        "built from a template, names converted once); LocalRuntime's clients answered "
+        "in process, without botocore's HTTP layer"
     )
 
 

@@ -38,9 +38,17 @@ from ._replay import (
     encode_input,
     error_info,
 )
+from ._state import Attempt, ChildRun, HookState, RunState, StepState, WaitState, step_state
 
 __all__ = [
+    "Attempt",
+    "ChildRun",
     "Command",
+    "HookState",
+    "RunState",
+    "StepState",
+    "WaitState",
+    "step_state",
     "CreateHook",
     "Hook",
     "StartTimer",

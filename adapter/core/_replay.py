@@ -26,6 +26,7 @@ from ._context import WorkflowMetadata, workflow_scope
 from ._hooks import Hook, Webhook
 from ._loop import WorkflowLoop
 from ._registry import StepDefinition, WorkflowDefinition
+from ._state import RunState
 from .errors import (
     FatalError,
     HookConflictError,
@@ -35,11 +36,12 @@ from .errors import (
     WorkflowContextError,
     _SuspendTurn,
 )
-from .events import ErrorInfo, Event, HookCreated, RunCreated, StepCreated, WaitCreated
+from .events import ErrorInfo, Event, RunCreated
 
 logger = logging.getLogger(__name__)
 
 _MAX_STACK = 8000
+_MAX_MESSAGE = 16_000
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,32 @@ class TurnOutcome:
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
-    """Describe an exception for the event log."""
-    stack = "".join(traceback.format_exception(exc))[-_MAX_STACK:]
-    return ErrorInfo(type=type(exc).__name__, message=str(exc), stack=stack)
+    """Describe an exception for the event log.
+
+    The message and the stack are bounded: an exception may carry megabytes of text (a
+    whole response body, say), and the error is recorded in an event and on the run
+    item. What is cut is said, with how much.
+    """
+    try:
+        message = str(exc)
+    except Exception as failed:  # a __str__ that raises must not stop the recording
+        message = f"<str() of the exception failed: {type(failed).__name__}>"
+    stack = "".join(traceback.format_exception(exc))
+    return ErrorInfo(
+        type=type(exc).__name__,
+        message=truncate(message, _MAX_MESSAGE),
+        stack=truncate(stack, _MAX_STACK, keep_end=True),
+    )
+
+
+def truncate(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    if keep_end:  # a traceback's last lines say where it failed
+        return f"[... {cut} characters truncated]\n" + text[-limit:]
+    return text[:limit] + f" [... {cut} characters truncated]"
 
 
 def correlation_id(kind: str, index: int) -> str:
@@ -174,10 +199,10 @@ class WorkflowTurn:
         self._hooks: dict[str, Hook[Any]] = {}
         self._requested: dict[str, Command] = {}
         self._recorded: dict[int, Event] = {}
-        # Kept up to date as events arrive, so deciding costs what is open, not the log:
-        self._open: dict[str, Event] = {}  # recorded *_created whose wait has not ended
+        # The log as far as it is known, folded as events arrive: what is still open
+        # is read from it, so deciding costs what is open, not the log.
+        self.state = RunState()
         self._unrecorded: dict[str, Command] = {}  # requested, not in the log yet
-        self._ended: set[str] = set()
         self._failure: BaseException | None = None
         self._closing = False
         self._main: asyncio.Task[Any] | None = None
@@ -306,21 +331,18 @@ class WorkflowTurn:
         # What the log recorded at each position is known before the code asks for it:
         # a replayed request must take the recorded token or wake-up time, not a new one.
         for event in events:
+            if event.seq <= self.state.last_seq:
+                continue  # known already (a kept turn is handed the log from its start)
+            self.state.apply(event)
             cid = event.correlation_id
             if event.type in _CREATED_KINDS and cid:
                 self._recorded[_index_of(cid)] = event
                 self._unrecorded.pop(cid, None)
-                if cid not in self._ended:
-                    self._open[cid] = event
 
     def _ask(self, cid: str, command: Command, recorded: Event | None) -> None:
         self._requested[cid] = command
         if recorded is None:
             self._unrecorded[cid] = command
-
-    def _end(self, cid: str) -> None:
-        self._ended.add(cid)
-        self._open.pop(cid, None)
 
     def _request(self, kind: str, name: str) -> tuple[str, Any]:
         if self._closing:
@@ -360,7 +382,6 @@ class WorkflowTurn:
                 self._hooks[cid]._fail(HookConflictError(event.data.conflict))
                 self._loop.run_until_idle()
         elif event.type in ("step_completed", "step_failed", "wait_completed"):
-            self._end(cid)
             future = self._futures.get(cid)
             if future is None or future.done():
                 return
@@ -380,15 +401,22 @@ class WorkflowTurn:
                 hook._deliver(serde.from_json(event.data.payload))
                 self._loop.run_until_idle()
         elif event.type == "hook_disposed":
-            self._end(cid)
+            disposed = self._hooks.get(cid)
+            if disposed is not None:
+                # Released mid-run (a later hook of this run took its token): awaiting
+                # it again could never be answered.
+                token = self.state.hooks[cid].token if cid in self.state.hooks else "?"
+                disposed._fail(
+                    HookConflictError(
+                        f"hook {cid} was disposed: a later hook of this run took its token "
+                        f"{token!r}"
+                    )
+                )
+                self._loop.run_until_idle()
 
     def _outcome(self, main: asyncio.Task[Any]) -> TurnOutcome:
-        open_events = list(self._open.items())
-        hooks = [
-            (cid, e.data.token)
-            for cid, e in open_events
-            if isinstance(e, HookCreated) and not e.data.conflict
-        ]
+        state = self.state
+        hooks = [(h.correlation_id, h.token) for h in state.token_holders()]
         if self._failure is not None:
             return TurnOutcome("failed", error=error_info(self._failure), hooks=hooks)
         if main.done():
@@ -409,8 +437,8 @@ class WorkflowTurn:
         return TurnOutcome(
             "suspended",
             commands=commands,
-            in_flight=[c for c, e in open_events if isinstance(e, StepCreated)],
-            timers=[(c, e.data.resume_at) for c, e in open_events if isinstance(e, WaitCreated)],
+            in_flight=[s.correlation_id for s in state.open_steps()],
+            timers=[(w.correlation_id, w.resume_at) for w in state.open_waits()],
             hooks=hooks,
         )
 

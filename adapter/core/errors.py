@@ -186,6 +186,32 @@ class ConflictError(WorldError):
         """When a batch spans transactions: the last seq its earlier ones committed."""
 
 
+class UnreadableHistoryError(WorldError):
+    """Raised when a run's stored history cannot be read back: a payload object missing
+    from S3 (deleted by a lifecycle rule or by hand), or an event that no longer decodes.
+
+    A run whose history is unreadable cannot be replayed: the runtime fails it with this
+    reason instead of retrying its messages forever.
+    """
+
+    def __init__(self, message: str, *, run_id: str | None = None, seq: int | None = None):
+        super().__init__(message)
+        self.run_id = run_id
+        self.seq = seq
+
+
+class StepBusyError(WorldError):
+    """Raised when another delivery holds a step's lease: try the message again later.
+
+    ``until`` is when the lease ends; the SQS handler makes the message visible again
+    then rather than after its queue's whole visibility timeout.
+    """
+
+    def __init__(self, message: str, *, until: Any = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 class ConfigurationError(WorldError):
     """Raised when required configuration (the ``ADAPTER_*`` variables) is missing."""
 

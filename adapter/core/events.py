@@ -26,6 +26,10 @@ class ErrorInfo(_Model):
     step_name: str | None = None
     attempt: int | None = None
     fatal: bool = False
+    kind: str | None = None
+    """Set when the runtime, not the run's code, gave this error: ``delivery`` (its
+    messages kept failing), ``unreadable`` (its history could not be read back),
+    ``deployment`` (nothing serves its version). Such a run may be retried."""
 
 
 class RunCreatedData(_Model):
@@ -78,6 +82,10 @@ class HookCreatedData(_Model):
     """Set when the token was already held by another running run: awaiting fails."""
 
 
+class RunResumedData(_Model):
+    reason: str = ""
+
+
 class HookReceivedData(_Model):
     payload: Any
 
@@ -118,6 +126,13 @@ class RunFailed(EventBase):
 class RunCancelled(EventBase):
     type: Literal["run_cancelled"] = "run_cancelled"
     data: EmptyData = EmptyData()
+
+
+class RunResumed(EventBase):
+    """A failed run reopened by ``adapter runs retry`` (its failure was the runtime's)."""
+
+    type: Literal["run_resumed"] = "run_resumed"
+    data: RunResumedData = RunResumedData()
 
 
 class StepCreated(EventBase):
@@ -176,6 +191,7 @@ Event = Annotated[
     | RunCompleted
     | RunFailed
     | RunCancelled
+    | RunResumed
     | StepCreated
     | StepStarted
     | StepCompleted
@@ -191,8 +207,6 @@ Event = Annotated[
 """Any event, discriminated on ``type``."""
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-
-TERMINAL_RUN_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
 
 def parse_event(raw: dict[str, Any]) -> Event:

@@ -8,7 +8,6 @@ import pydantic
 import pytest
 
 from adapter.core.events import (
-    TERMINAL_RUN_EVENTS,
     RunCompleted,
     RunCreated,
     RunStarted,
@@ -82,6 +81,3 @@ def test_events_are_frozen() -> None:
     with pytest.raises(pydantic.ValidationError):
         event.seq = 10  # type: ignore[misc]
 
-
-def test_terminal_run_events() -> None:
-    assert frozenset({"run_completed", "run_failed", "run_cancelled"}) == TERMINAL_RUN_EVENTS

@@ -3,13 +3,16 @@
 from ._base import (
     RUN_STATUSES,
     TERMINAL_STATUSES,
+    UNREADABLE,
     AppendBatch,
     HookRecord,
     HookWrite,
+    IdleMark,
     Outgoing,
     RunRecord,
     RunStatus,
     RunUpdate,
+    StuckMark,
     Unit,
     World,
 )
@@ -17,13 +20,16 @@ from ._base import (
 __all__ = [
     "RUN_STATUSES",
     "TERMINAL_STATUSES",
+    "UNREADABLE",
     "AppendBatch",
     "HookRecord",
     "HookWrite",
+    "IdleMark",
     "Outgoing",
     "RunRecord",
     "RunStatus",
     "RunUpdate",
+    "StuckMark",
     "Unit",
     "World",
 ]

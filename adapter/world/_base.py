@@ -17,6 +17,9 @@ from ..core.messages import Message
 RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 RUN_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled")
+UNREADABLE = "$unreadable"
+"""Key of the tree a run item's payload reads as when it cannot be read back: its value
+says why (reads of a run's status must work when a payload object is gone)."""
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,42 @@ class RunRecord:
     :attr:`AppendBatch.touch_run`): the stall sweep looks for ``hook_received``."""
     updated_at: datetime | None = None
     """When that event was recorded."""
+    parent_run_id: str | None = None
+    """The run whose step started this one (``start()`` inside a step), if any."""
+    parent_step: str | None = None
+    """The correlation id of that step in the parent's log."""
+    stuck: StuckMark | None = None
+    """Why the run cannot advance on its own, when it is stuck (see :class:`StuckMark`)."""
+    idle_until: datetime | None = None
+    """Set while the run waits on nothing but sleeps and hooks (no step in flight), as
+    of ``item_seq``: when its next sleep ends (``None`` with :attr:`idle` for hooks
+    alone). The stall checks skip such runs until then, without reading their logs."""
+    idle: bool = False
+    """Whether ``idle_until`` is set (a run waiting only on hooks has no end time)."""
+    item_seq: int | None = None
+    """The run item's own ``last_seq`` (``last_seq`` may be ahead: the newest event's)."""
+    newest_at: datetime | None = None
+    """When the newest event was recorded (read with the run, where known)."""
 
     @property
     def ended(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class StuckMark:
+    """A run that cannot advance on its own: why, since when, and what recovers it.
+
+    A stuck run keeps its status (``running`` or ``pending``): it is not over, its log is
+    intact, and it moves on again when the cause is gone (``adapter runs redrive`` or
+    ``adapter runs retry``). Any recorded progress clears the mark.
+    """
+
+    reason: str
+    since: datetime
+    kind: str = "delivery"
+    """``delivery`` (its messages kept failing), ``deployment`` (pinned to a version
+    nothing serves), ``unreadable`` (its history cannot be read)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +92,16 @@ class RunUpdate:
     output: Any = None
     has_output: bool = False
     error: ErrorInfo | None = None
+    reopen: bool = False
+    """Clear the end (``completed_at``, ``error``): a failed run retried."""
+
+
+@dataclass(frozen=True)
+class IdleMark:
+    """The run waits on sleeps and hooks only: it wakes itself at ``until`` (``None``:
+    only a hook payload, a cancel or a wake from outside moves it)."""
+
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +137,11 @@ class AppendBatch:
 
     units: list[Unit] = field(default_factory=list)
     run_update: RunUpdate | None = None
+    idle: IdleMark | None = None
+    """Written on the run item when set (see :attr:`RunRecord.idle_until`); any other
+    write of the run item clears it."""
+    clear_stuck: bool = False
+    """Remove the run's stuck mark: this append is progress."""
     touch_run: bool = True
     """Write the run item (``last_seq``, ``last_event``, ``updated_at``) with the events.
 
@@ -105,7 +155,12 @@ class AppendBatch:
     @property
     def writes_run(self) -> bool:
         """Whether this append writes the run item: a status change always does."""
-        return self.touch_run or self.run_update is not None
+        return (
+            self.touch_run
+            or self.run_update is not None
+            or self.idle is not None
+            or self.clear_stuck
+        )
 
     def add(self, events: Sequence[Event], hooks: Sequence[HookWrite] = ()) -> None:
         self.units.append(Unit(list(events), list(hooks)))
@@ -146,8 +201,16 @@ class World(Protocol):
         """Runs newest first, optionally filtered."""
         ...
 
-    def read(self, run_id: str, after_seq: int) -> tuple[RunRecord | None, list[Event]]:
+    def read(
+        self, run_id: str, after_seq: int, *, lenient: bool = False
+    ) -> tuple[RunRecord | None, list[Event]]:
         """The run item and the events with ``seq > after_seq``, in order, in one read.
+
+        Raises:
+            UnreadableHistoryError: an event (or its payload in S3) cannot be read. With
+                ``lenient``, such events are left out instead (the caller knows from the
+                gap in seqs) and the run item's unreadable payloads read as ``None``.
+
 
         ``after_seq`` is 0 or where an earlier read, append or :meth:`get_run` left off:
         an append's events may share one item, so a cursor inside it would miss them.
@@ -173,6 +236,19 @@ class World(Protocol):
 
     def get_hook(self, token: str) -> HookRecord | None:
         """The run holding ``token``, or ``None`` (unknown or disposed)."""
+        ...
+
+    def child_runs(self, parent_run_id: str) -> list[RunRecord]:
+        """Runs started from a step of ``parent_run_id``, oldest first."""
+        ...
+
+    def mark_stuck(self, run_id: str, mark: StuckMark | None) -> None:
+        """Set (or with ``None`` clear) the run item's stuck mark; no event is written."""
+        ...
+
+    def postpone(self, kind: str, receipt_handle: str, seconds: int) -> None:
+        """Make a received message of queue ``kind`` (``workflow``/``step``) visible
+        again in ``seconds`` (its redelivery), instead of its queue's visibility timeout."""
         ...
 
     def send(self, messages: Sequence[Outgoing]) -> None:

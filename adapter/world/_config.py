@@ -13,6 +13,13 @@ ENV_STEP_QUEUE = "ADAPTER_STEP_QUEUE_URL"
 ENV_BUCKET = "ADAPTER_BUCKET_NAME"
 ENV_FUNCTION = "ADAPTER_FUNCTION_NAME"
 ENV_API_URL = "ADAPTER_API_URL"
+ENV_MAX_RECEIVE_COUNT = "ADAPTER_MAX_RECEIVE_COUNT"
+ENV_DEFAULT_DEPLOYMENT = "ADAPTER_DEFAULT_DEPLOYMENT"
+
+FUNCTION_TIMEOUT = 300
+"""The function timeout of template.yaml (its ``FunctionTimeout`` parameter's default)."""
+MAX_RECEIVE_COUNT = 10
+"""The queues' redrive ``maxReceiveCount``: deliveries before a message goes to its DLQ."""
 
 
 @dataclass(frozen=True)

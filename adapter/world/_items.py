@@ -30,8 +30,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from ..core.errors import UnreadableHistoryError
 from ..core.events import ErrorInfo, Event, parse_event
-from ._base import HookRecord, RunRecord, RunUpdate
+from ._base import UNREADABLE, HookRecord, IdleMark, RunRecord, RunUpdate, StuckMark
 from ._payloads import PayloadStore, dump
 
 Item = dict[str, Any]
@@ -109,11 +112,33 @@ def run_item(record: RunRecord, store: PayloadStore) -> Item:
     }
     if record.idempotency_key:
         item["idempotency_key"] = s(record.idempotency_key)
+    if record.parent_run_id:
+        item["parent_run_id"] = s(record.parent_run_id)
+        item["parent_step"] = s(record.parent_step or "")
     return item
 
 
+def _payload(item: Item, name: str, store: PayloadStore) -> Any:
+    # A status read must work even when a payload object is gone: the run item's
+    # payloads read as a marker naming the reason (Run.result raises it).
+    try:
+        return store.unpack(item, name)
+    except UnreadableHistoryError as exc:
+        return {UNREADABLE: str(exc)}
+
+
 def run_from_item(item: Item, store: PayloadStore) -> RunRecord:
-    error = store.unpack(item, "error")
+    error = _payload(item, "error", store)
+    if isinstance(error, dict) and UNREADABLE in error:
+        error = {"type": "UnreadableHistoryError", "message": error[UNREADABLE]}
+    stuck = None
+    if "stuck_reason" in item:
+        stuck = StuckMark(
+            reason=get(item, "stuck_reason"),
+            since=get_time(item, "stuck_since"),  # type: ignore[arg-type]
+            kind=get(item, "stuck_kind") or "delivery",
+        )
+    idle = "idle_until" in item
     return RunRecord(
         run_id=get(item, "run_id"),
         workflow_name=get(item, "workflow_name"),
@@ -121,15 +146,40 @@ def run_from_item(item: Item, store: PayloadStore) -> RunRecord:
         status=get(item, "status"),
         created_at=get_time(item, "created_at"),  # type: ignore[arg-type]
         last_seq=get(item, "last_seq"),
-        input=store.unpack(item, "input"),
+        input=_payload(item, "input", store),
         started_at=get_time(item, "started_at"),
         completed_at=get_time(item, "completed_at"),
-        output=store.unpack(item, "output"),
+        output=_payload(item, "output", store),
         error=ErrorInfo.model_validate(error) if error else None,
         idempotency_key=get(item, "idempotency_key"),
         last_event=get(item, "last_event"),
         updated_at=get_time(item, "updated_at"),
+        parent_run_id=get(item, "parent_run_id"),
+        parent_step=get(item, "parent_step") or None,
+        stuck=stuck,
+        idle=idle,
+        idle_until=get_time(item, "idle_until") if idle else None,
+        item_seq=get(item, "last_seq"),
     )
+
+
+def stuck_update(table: str, run_id: str, mark: StuckMark | None) -> dict[str, Any]:
+    """``UpdateItem`` arguments setting (or clearing) a run's stuck mark."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "Key": run_key(run_id),
+        "ConditionExpression": "attribute_exists(PK)",
+    }
+    if mark is None:
+        params["UpdateExpression"] = "REMOVE stuck_reason, stuck_since, stuck_kind"
+        return params
+    params["UpdateExpression"] = "SET stuck_reason = :r, stuck_since = :t, stuck_kind = :k"
+    params["ExpressionAttributeValues"] = {
+        ":r": s(mark.reason[:4000]),
+        ":t": time(mark.since),
+        ":k": s(mark.kind),
+    }
+    return params
 
 
 def run_update(
@@ -139,12 +189,15 @@ def run_update(
     update: RunUpdate | None,
     store: PayloadStore,
     last: Event,
+    idle: IdleMark | None = None,
 ) -> Item:
     """An ``Update`` transaction item moving ``last_seq`` on, with ``update``'s fields.
 
     It also records the newest event's type and time (``last_event``, ``updated_at``), so
-    a sweep can find runs left waiting for a turn without reading their logs. It needs
-    no seq condition: it goes with the events, whose puts are conditional.
+    a sweep can find runs left waiting for a turn without reading their logs, and sets
+    or clears the idle mark (see ``RunRecord.idle_until``); it clears a stuck mark, since
+    recording is progress. It needs no seq condition: it goes with the events, whose puts
+    are conditional.
     """
     names = {"#seq": "last_seq", "#last": "last_event", "#updated": "updated_at"}
     values: dict[str, Any] = {
@@ -153,6 +206,15 @@ def run_update(
         ":updated": time(last.created_at),
     }
     sets = ["#seq = :new", "#last = :last", "#updated = :updated"]
+    removes = ["stuck_reason", "stuck_since", "stuck_kind"]
+    if idle is not None:
+        names["#idle"] = "idle_until"
+        values[":idle"] = s(idle.until.isoformat() if idle.until else "")
+        sets.append("#idle = :idle")
+    else:
+        removes.append("idle_until")
+    if update is not None and update.reopen:
+        removes += ["completed_at", "error", "error_ref"]
     if update is not None:
         fields: dict[str, Any] = {}
         if update.status:
@@ -166,7 +228,15 @@ def run_update(
                 store.pack("output", update.output, _prefix(run_id), f"output of run {run_id}")
             )
         if update.error:
-            fields["error"] = s(dump(update.error.model_dump(mode="json")))
+            # Like any payload: a huge error message goes to S3, not over the item limit.
+            fields.update(
+                store.pack(
+                    "error",
+                    update.error.model_dump(mode="json"),
+                    _prefix(run_id),
+                    f"error of run {run_id}",
+                )
+            )
         for name, value in fields.items():
             names[f"#{name}"] = name
             values[f":{name}"] = value
@@ -175,7 +245,7 @@ def run_update(
         "Update": {
             "TableName": table,
             "Key": run_key(run_id),
-            "UpdateExpression": "SET " + ", ".join(sets),
+            "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
             "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -250,22 +320,64 @@ def _page(run_id: str, page: list[tuple[Item, str]]) -> Item:
     }
 
 
-def events_from_item(run_id: str, item: Item, store: PayloadStore) -> list[Event]:
-    """The events an event item holds, in order."""
-    page = json.loads(item["events"]["S"]) if "events" in item else [item]
-    return [
-        parse_event(
-            {
-                "run_id": run_id,
-                "seq": get(attributes, "seq"),
-                "type": get(attributes, "type"),
-                "correlation_id": get(attributes, "correlation_id"),
-                "created_at": get(attributes, "created_at"),
-                "data": store.unpack(attributes, "data"),
-            }
-        )
-        for attributes in page
-    ]
+def events_from_item(
+    run_id: str, item: Item, store: PayloadStore, *, lenient: bool = False
+) -> list[Event]:
+    """The events an event item holds, in order.
+
+    Raises:
+        UnreadableHistoryError: naming the event that cannot be read (its payload
+            object is missing, or it no longer decodes). With ``lenient`` such events
+            are left out.
+    """
+    first = get(item, "seq")
+    try:
+        page = json.loads(item["events"]["S"]) if "events" in item else [item]
+    except (ValueError, KeyError, TypeError) as exc:
+        if lenient:
+            return []
+        raise _unreadable(run_id, first, "events", f"its page does not decode: {exc}") from exc
+    events: list[Event] = []
+    for attributes in page:
+        seq, kind = get(attributes, "seq"), get(attributes, "type")
+        try:
+            events.append(
+                parse_event(
+                    {
+                        "run_id": run_id,
+                        "seq": seq,
+                        "type": kind,
+                        "correlation_id": get(attributes, "correlation_id"),
+                        "created_at": get(attributes, "created_at"),
+                        "data": store.unpack(attributes, "data"),
+                    }
+                )
+            )
+        except (UnreadableHistoryError, ValidationError, ValueError) as exc:
+            if lenient:
+                continue
+            why = (
+                exc.errors(include_url=False)[0]["msg"] if isinstance(exc, ValidationError) else exc
+            )
+            raise _unreadable(run_id, seq, kind, str(why)) from exc
+    return events
+
+
+def _unreadable(run_id: str, seq: Any, kind: Any, why: str) -> UnreadableHistoryError:
+    return UnreadableHistoryError(
+        f"event {seq} ({kind}) of run {run_id} cannot be read: {why}", run_id=run_id, seq=seq
+    )
+
+
+def newest_time(item: Item) -> datetime | None:
+    """When the newest event an event item holds was recorded (without decoding it)."""
+    if "events" not in item:
+        return get_time(item, "created_at")
+    try:
+        last = json.loads(item["events"]["S"])[-1]
+        return datetime.fromisoformat(last["created_at"]["S"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def through(item: Item) -> int:

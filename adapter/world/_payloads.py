@@ -11,7 +11,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import PayloadTooLargeError
+from ..core.errors import PayloadTooLargeError, UnreadableHistoryError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -76,5 +76,25 @@ class PayloadStore:
             raise PayloadTooLargeError(
                 f"payload {name!r} is stored in S3 ({ref['S']}) but no bucket is configured"
             )
-        body = self._s3.get_object(Bucket=self._bucket, Key=ref["S"])["Body"].read()
-        return json.loads(body)
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=ref["S"])["Body"].read()
+        except Exception as exc:
+            if _is_missing(exc):
+                raise UnreadableHistoryError(
+                    f"payload object s3://{self._bucket}/{ref['S']} is missing (deleted by "
+                    "a lifecycle rule or by hand?)"
+                ) from exc
+            raise
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise UnreadableHistoryError(
+                f"payload object s3://{self._bucket}/{ref['S']} is not valid JSON: {exc}"
+            ) from exc
+
+
+def _is_missing(exc: Exception) -> bool:
+    """An S3 answer saying the object (or its bucket) is not there."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound")

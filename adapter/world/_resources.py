@@ -9,17 +9,31 @@ import json
 
 import boto3
 
-from ._config import ENV_BUCKET, ENV_STEP_QUEUE, ENV_TABLE, ENV_WORKFLOW_QUEUE
+from ._config import (
+    ENV_BUCKET,
+    ENV_STEP_QUEUE,
+    ENV_TABLE,
+    ENV_WORKFLOW_QUEUE,
+    FUNCTION_TIMEOUT,
+    MAX_RECEIVE_COUNT,
+)
 
-# Visibility timeouts must be at least the function timeout (300 s in template.yaml;
-# Lambda refuses an event source otherwise); a step may run that long, and the step
-# lease stays below the step queue's timeout.
-WORKFLOW_QUEUE_VISIBILITY = 360
-STEP_QUEUE_VISIBILITY = 900
-MAX_RECEIVE_COUNT = 10
+
+def queue_visibility(function_timeout: int = FUNCTION_TIMEOUT) -> int:
+    """The queues' visibility timeout for a function timeout: equal to it.
+
+    Lambda refuses an event source whose visibility is below the function timeout, and
+    anything above only delays the redelivery of a message whose invocation died. A step
+    lease ends shortly after its invocation's deadline; a redelivery that arrives before
+    it is made visible again when the lease ends (see ``World.postpone``), so a crashed
+    step is taken over about one function timeout after it started.
+    """
+    return int(function_timeout)
 
 
-def create_resources(prefix: str = "adapter") -> dict[str, str]:
+def create_resources(
+    prefix: str = "adapter", *, function_timeout: int = FUNCTION_TIMEOUT
+) -> dict[str, str]:
     """Create the table, queues (with DLQs) and bucket; return their ``ADAPTER_*`` vars.
 
     Uses the current boto3 session, so it works against moto, a moto server
@@ -42,7 +56,7 @@ def create_resources(prefix: str = "adapter") -> dict[str, str]:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("PK", "SK", "workflow_name", "status", "created_key")
+            for name in ("PK", "SK", "workflow_name", "status", "created_key", "parent_run_id")
         ],
         KeySchema=[
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -57,19 +71,17 @@ def create_resources(prefix: str = "adapter") -> dict[str, str]:
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             }
-            for index, key in (("by_workflow", "workflow_name"), ("by_status", "status"))
+            for index, key in (
+                ("by_workflow", "workflow_name"),
+                ("by_status", "status"),
+                ("by_parent", "parent_run_id"),
+            )
         ],
     )
     ddb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
-    ddb.update_time_to_live(
-        TableName=table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-    )
     urls = {}
-    for name, visibility in (
-        ("workflow", WORKFLOW_QUEUE_VISIBILITY),
-        ("step", STEP_QUEUE_VISIBILITY),
-    ):
+    visibility = queue_visibility(function_timeout)
+    for name in ("workflow", "step"):
         dlq_url = sqs.create_queue(
             QueueName=f"{prefix}-{name}-dlq",
             Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -28,16 +28,22 @@ from ._base import (
     HookRecord,
     Outgoing,
     RunRecord,
+    StuckMark,
     Unit,
 )
 from ._config import (
     ENV_BUCKET,
+    ENV_DEFAULT_DEPLOYMENT,
     ENV_FUNCTION,
+    ENV_MAX_RECEIVE_COUNT,
     ENV_STEP_QUEUE,
     ENV_TABLE,
     ENV_WORKFLOW_QUEUE,
+    FUNCTION_TIMEOUT,
+    MAX_RECEIVE_COUNT,
     AwsConfig,
 )
+from ._lambda import LambdaFunction
 from ._payloads import PayloadStore
 from ._resources import create_resources
 
@@ -48,13 +54,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENV_BUCKET",
+    "ENV_DEFAULT_DEPLOYMENT",
     "ENV_FUNCTION",
+    "ENV_MAX_RECEIVE_COUNT",
     "ENV_STEP_QUEUE",
     "ENV_TABLE",
     "ENV_WORKFLOW_QUEUE",
     "AwsConfig",
     "AwsWorld",
+    "BOTO_CONFIG",
+    "FUNCTION_TIMEOUT",
+    "LambdaFunction",
+    "MAX_RECEIVE_COUNT",
+    "MAX_VISIBILITY",
+    "Stack",
+    "connect",
     "create_resources",
+    "is_transient",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,11 +80,31 @@ _MAX_TRANSACT_ITEMS = 100
 _MAX_TRANSACT_BYTES = 3_500_000
 _SQS_BATCH = 10
 SQS_MAX_DELAY = 900
+MAX_VISIBILITY = 12 * 3600  # SQS's longest visibility timeout
 
 # A unit of an append: its events' attributes and its hook writes, each with its role.
 _PackedUnit = tuple[Unit, list[dict[str, Any]], list[tuple[tuple[str, str], dict[str, Any]]]]
 
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
+"""How every client adapter makes is configured: standard retries, short connects."""
+_BOTO_CONFIG = BOTO_CONFIG
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The resources the environment names: storage and queues, and the function whose
+    versions are the deployments (``None`` when ``ADAPTER_FUNCTION_NAME`` is unset)."""
+
+    world: AwsWorld
+    function: LambdaFunction | None
+
+
+def connect(env: dict[str, str] | None = None) -> Stack:
+    """The stack the ``ADAPTER_*`` environment variables name (``AWS_ENDPOINT_URL``
+    honoured by boto3), with clients from the default session."""
+    world = AwsWorld(AwsConfig.from_env(env))
+    name = world.config.function_name
+    return Stack(world, LambdaFunction(name) if name else None)
 
 
 class AwsWorld:
@@ -155,9 +191,32 @@ class AwsWorld:
         if not found or items.get(found[0], "SK") != "RUN":
             return None
         record = items.run_from_item(found[0], self.payloads)
-        if len(found) > 1 and items.through(found[1]) > record.last_seq:
-            record = replace(record, last_seq=items.through(found[1]))
+        if len(found) > 1:
+            newest = items.through(found[1])
+            record = replace(
+                record,
+                last_seq=max(newest, record.last_seq),
+                newest_at=items.newest_time(found[1]),
+            )
         return record
+
+    def child_runs(self, parent_run_id: str) -> list[RunRecord]:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_parent",
+            "KeyConditionExpression": "parent_run_id = :p",
+            "ExpressionAttributeValues": {":p": items.s(parent_run_id)},
+            "ScanIndexForward": True,
+        }
+        return [items.run_from_item(item, self.payloads) for item in self._paginate(params)]
+
+    def mark_stuck(self, run_id: str, mark: StuckMark | None) -> None:
+        try:
+            self._ddb.update_item(**items.stuck_update(self._table, run_id, mark))
+        except ClientError as exc:
+            if _is_cancelled(exc):
+                return  # no such run: nothing to mark
+            raise
 
     def list_runs(
         self, *, workflow_name: str | None, status: str | None, limit: int
@@ -203,7 +262,9 @@ class AwsWorld:
 
     # --- the log, steps and hooks --------------------------------------------------------
 
-    def read(self, run_id: str, after_seq: int) -> tuple[RunRecord | None, list[Event]]:
+    def read(
+        self, run_id: str, after_seq: int, *, lenient: bool = False
+    ) -> tuple[RunRecord | None, list[Event]]:
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :from AND :run",
@@ -220,7 +281,7 @@ class AwsWorld:
             if items.get(item, "SK") == "RUN":
                 run = items.run_from_item(item, self.payloads)
             else:
-                events.extend(items.events_from_item(run_id, item, self.payloads))
+                events.extend(items.events_from_item(run_id, item, self.payloads, lenient=lenient))
         return run, events
 
     def get_hook(self, token: str) -> HookRecord | None:
@@ -239,23 +300,30 @@ class AwsWorld:
             if batch.writes_run:
                 last = [e for unit, _, _ in chunk for e in unit.events][-1]
                 update = items.run_update(
-                    self._table, run_id, new_seq, batch.run_update, self.payloads, last
+                    self._table, run_id, new_seq, batch.run_update, self.payloads, last, batch.idle
                 )
                 writes.append(update)
                 roles.append(("run", run_id))
             for page in items.pages(run_id, events):
                 writes.append(self._put(page, "attribute_not_exists(SK)"))
                 roles.append(("event", str(items.get(page, "seq"))))
-            for _, _, hook_writes in chunk:
-                for role, write in hook_writes:
-                    writes.append(write)
-                    roles.append(role)
+            # DynamoDB refuses a transaction that touches one item twice: of several
+            # writes to one token (a run releasing a token it held under two hooks),
+            # the last one says what the item must become.
+            last_write = {
+                role: (role, write) for _, _, hook_writes in chunk for role, write in hook_writes
+            }
+            for role, write in last_write.values():
+                writes.append(write)
+                roles.append(role)
             try:
                 if len(writes) == 1 and "Put" in writes[0]:
                     self._ddb.put_item(**writes[0]["Put"])
                 else:
                     self._ddb.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
             except ClientError as exc:
+                if _is_refused(exc):
+                    raise WorldError(f"DynamoDB refused the append to run {run_id}: {exc}") from exc
                 if not _is_cancelled(exc):
                     raise
                 conflict = _conflict(run_id, seq, exc, roles)
@@ -333,6 +401,14 @@ class AwsWorld:
 
     # --- queues ------------------------------------------------------------------------
 
+    def postpone(self, kind: str, receipt_handle: str, seconds: int) -> None:
+        url = self.config.step_queue_url if kind == "step" else self.config.workflow_queue_url
+        self._sqs.change_message_visibility(
+            QueueUrl=url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(0, min(MAX_VISIBILITY, int(seconds))),
+        )
+
     def send(self, messages: Sequence[Outgoing]) -> None:
         by_queue: dict[str, list[Outgoing]] = {}
         for out in messages:
@@ -372,6 +448,59 @@ class AwsWorld:
         raise WorldError(f"could not send {len(entries)} message(s) to {url}: {failed}")
 
 
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "TransactionInProgressException",
+        "KMSThrottlingException",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is AWS being unavailable for a while (throttling, a 5xx, a
+    timeout, a dropped connection) rather than a mistake that would fail again.
+
+    Such errors say nothing about the run: they must not fail it nor use up a step's
+    retries, only delay its message.
+    """
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError),
+        ):
+            return True
+        if isinstance(current, ClientError):
+            error = current.response.get("Error", {})
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return error.get("Code", "") in _TRANSIENT_CODES or int(status or 0) >= 500
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _progress(record: RunRecord) -> int:
     return {"pending": 0, "running": 1}.get(record.status, 2)
 
@@ -379,6 +508,12 @@ def _progress(record: RunRecord) -> int:
 def _is_cancelled(exc: ClientError) -> bool:
     code = exc.response.get("Error", {}).get("Code", "")
     return code in ("TransactionCanceledException", "ConditionalCheckFailedException")
+
+
+def _is_refused(exc: ClientError) -> bool:
+    """A request DynamoDB will never accept as it is (no race, no outage): retrying the
+    same write cannot help, so it must not be mistaken for a transient error."""
+    return exc.response.get("Error", {}).get("Code", "") == "ValidationException"
 
 
 def _conflict(

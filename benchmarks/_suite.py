@@ -123,7 +123,7 @@ def count_logs(into: dict[str, Any]) -> Iterator[None]:
 @contextlib.contextmanager
 def cold_containers() -> Iterator[None]:
     """Every message handled as if by a fresh Lambda container: the runtime's in-process
-    log cache (``Runtime._cache``, a warm container's memory) is emptied before each
+    log cache (``Runtime.journal``, a warm container's memory) is emptied before each
     ``Runtime.process``. Worst case for reads; LocalRuntime is otherwise one warm
     container for everything."""
     from adapter.runtime import Runtime
@@ -131,11 +131,7 @@ def cold_containers() -> Iterator[None]:
     original = Runtime.process
 
     def process(self: Any, *args: Any, **kwargs: Any) -> Any:
-        cache = getattr(self, "_cache", None)
-        if cache is None:
-            raise RuntimeError("Runtime has no _cache any more: cold mode needs updating")
-        with getattr(self, "_cache_lock", None) or contextlib.nullcontext():
-            cache.clear()
+        self.journal.clear()
         return original(self, *args, **kwargs)
 
     Runtime.process = process  # type: ignore[method-assign]

@@ -1,32 +1,32 @@
 """The runtime: workflow turns and step attempts against a world, and the client API."""
 
-from ..core.errors import DeploymentNotFoundError
-from ._client import (
-    Run,
+from ..core.errors import DeploymentNotFoundError, StepBusyError
+from ._client import Run, current_runtime, get_run, list_runs, resume_hook, start
+from ._deployments import Deployments
+from ._env import (
     activate,
-    current_runtime,
+    active_runtime,
     deactivate,
     env_runtime,
     forward_payload,
-    get_run,
-    list_runs,
     reset_env_runtime,
-    resume_hook,
-    start,
 )
-from ._deployments import Deployments
-from ._runtime import Runtime, utc_now
-from ._step import StepBusyError, backoff_delay, loop_running, run_step_attempt
+from ._runtime import Runtime
+from ._services import STALE_AFTER, Services, utc_now
+from ._step import backoff_delay, loop_running, run_step_attempt
 from ._turn import run_workflow_turn
-from ._views import child_runs, event_json, parent_of, run_json
+from ._views import child_runs, event_json, parent_of, run_json, timeline_json
 
 __all__ = [
+    "STALE_AFTER",
     "DeploymentNotFoundError",
     "Deployments",
     "Run",
     "Runtime",
+    "Services",
     "StepBusyError",
     "activate",
+    "active_runtime",
     "backoff_delay",
     "child_runs",
     "current_runtime",
@@ -44,5 +44,6 @@ __all__ = [
     "run_step_attempt",
     "run_workflow_turn",
     "start",
+    "timeline_json",
     "utc_now",
 ]

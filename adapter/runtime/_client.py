@@ -8,97 +8,23 @@ against the runtime in charge: the one running the current step, else an active
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from ..core import current_step, encode_input, serde, workflow_name_of
 from ..core._ids import new_run_id
-from ..core.errors import WorkflowRunCancelledError, WorkflowRunFailedError
+from ..core.errors import (
+    UnreadableHistoryError,
+    WorkflowRunCancelledError,
+    WorkflowRunFailedError,
+)
 from ..core.events import RunCreated, RunCreatedData
-from ..core.messages import Message
-from ..world import RunRecord
-from ._deployments import Deployments
+from ..world import UNREADABLE, RunRecord
+from ._env import active_runtime, env_runtime
 from ._runtime import Runtime, refuse_in_workflow
 
 logger = logging.getLogger(__name__)
-
-_active: list[Runtime] = []
-_env_runtime: Runtime | None = None
-_env_lock = threading.Lock()
-
-
-def activate(runtime: Runtime) -> None:
-    """Make ``runtime`` the one the client API uses (``LocalRuntime`` does this)."""
-    _active.append(runtime)
-
-
-def deactivate(runtime: Runtime) -> None:
-    """Undo :func:`activate`."""
-    if runtime in _active:
-        _active.remove(runtime)
-
-
-def env_runtime() -> Runtime:
-    """The runtime for the resources named by the ``ADAPTER_*`` environment variables.
-
-    Inside Lambda it runs as ``AWS_LAMBDA_FUNCTION_VERSION`` with this process's code
-    (the default registry) and forwards messages of other versions to them. Outside
-    Lambda with ``ADAPTER_FUNCTION_NAME`` set it is a pure client whose default
-    deployment is the ``ADAPTER_DEFAULT_DEPLOYMENT`` alias (``live``). With no function
-    at all, this process serves ``$LATEST`` itself (handy for tests and scripts).
-    """
-    global _env_runtime
-    with _env_lock:
-        if _env_runtime is None:
-            _env_runtime = _build_env_runtime()
-        return _env_runtime
-
-
-def _build_env_runtime() -> Runtime:
-    from ..core import default_registry
-    from ..world._lambda import LambdaFunction
-    from ..world.aws import AwsWorld
-
-    world = AwsWorld.from_env()
-    version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-    name = world.config.function_name
-    if not name:
-        current = version or "$LATEST"
-        deployments = Deployments(current, {current: default_registry})
-        return Runtime(world, deployments=deployments, api_url=world.config.api_url or "")
-    function = LambdaFunction(name)
-    if version:
-        deployments = Deployments(version, {version: default_registry}, function=function)
-    else:
-        alias = os.environ.get("ADAPTER_DEFAULT_DEPLOYMENT") or "live"
-        deployments = Deployments(lambda: function.resolve(alias), {}, function=function)
-
-    def forward(message: Message, receive_count: int) -> None:
-        function.invoke_async(message.deployment_id, forward_payload(message, receive_count))
-
-    return Runtime(
-        world, deployments=deployments, forwarder=forward, api_url=world.config.api_url or ""
-    )
-
-
-def forward_payload(message: Message, receive_count: int) -> dict[str, Any]:
-    """The event a forwarded message travels in (see ``adapter.aws.handler``)."""
-    return {
-        "adapterForward": {
-            "message": message.model_dump(mode="json", exclude_none=True),
-            "receiveCount": receive_count,
-        }
-    }
-
-
-def reset_env_runtime() -> None:
-    """Forget the cached environment runtime (after the environment changed)."""
-    global _env_runtime
-    with _env_lock:
-        _env_runtime = None
 
 
 def current_runtime() -> Runtime:
@@ -106,9 +32,7 @@ def current_runtime() -> Runtime:
     context = current_step()
     if context is not None and context.client is not None:
         return context.client  # type: ignore[no-any-return]
-    if _active:
-        return _active[-1]
-    return env_runtime()
+    return active_runtime() or env_runtime()
 
 
 class Run:
@@ -190,6 +114,11 @@ class Run:
         record = self._rt.wait(self.run_id, timeout)
         self._record = record
         if record.status == "completed":
+            if isinstance(record.output, dict) and UNREADABLE in record.output:
+                raise UnreadableHistoryError(
+                    f"the output of run {self.run_id} cannot be read: {record.output[UNREADABLE]}",
+                    run_id=self.run_id,
+                )
             return serde.from_json(record.output)
         if record.status == "cancelled":
             raise WorkflowRunCancelledError(self.run_id)
@@ -272,6 +201,10 @@ def start(
         last_seq=1,
         input=run_input,
         idempotency_key=idempotency_key,
+        # The link to the spawning step is its own attribute (indexed): never read
+        # back from the idempotency key, which a caller may choose.
+        parent_run_id=context.run_id if context is not None else None,
+        parent_step=context.correlation_id if context is not None else None,
     )
     event = RunCreated(
         run_id=run_id,

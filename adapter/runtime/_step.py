@@ -16,41 +16,41 @@ import contextvars
 import logging
 import random
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..core import StepContext, StepMetadata, decode_input, error_info, serde, step_scope
+from ..core._state import RunState, StepState, step_state
 from ..core.durations import resolve_deadline
 from ..core.errors import (
-    ConflictError,
     FatalError,
     NotFoundError,
+    PayloadTooLargeError,
     RetryableError,
     SerializationError,
+    StepBusyError,
 )
 from ..core.events import (
     ErrorInfo,
     Event,
     StepCompleted,
     StepCompletedData,
-    StepCreated,
     StepFailed,
     StepFailedData,
     StepRetrying,
     StepRetryingData,
-    StepStarted,
-    StepStartedData,
-    WaitCreated,
 )
 from ..core.messages import StepMessage
-from ..world import AppendBatch, RunRecord
-from ._runtime import MAX_CONFLICT_RETRIES
-from ._turn import advance, resend
+from ..world import RunRecord
+from . import _decide as decide
+from ._commit import Attempt, commit
+from ._messages import step_message
+from ._services import Services
+from ._turn import advance
 
 if TYPE_CHECKING:
     from ..core import StepDefinition
-    from ._runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -58,63 +58,10 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 
 
-class StepBusyError(Exception):
-    """Another delivery holds the step's lease: try this message again later."""
-
-
 def backoff_delay(attempt: int) -> timedelta:
     """Delay before retrying after failed ``attempt``: 1s, 2s, 4s... capped at 5 min, +-20%."""
     base = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
-
-
-@dataclass(frozen=True)
-class StepView:
-    """A step's state, folded from its events in the log."""
-
-    correlation_id: str
-    step_name: str
-    input: Any
-    state: str = "created"  # created | running | retrying | completed | failed
-    attempt: int = 0
-    lease_until: datetime | None = None
-    retry_at: datetime | None = None
-
-
-def step_view(events: list[Event], correlation_id: str) -> StepView | None:
-    """The state of step ``correlation_id`` by the log, or ``None`` if never created."""
-    # Everything about a step follows its step_created: walk back to it, so a step
-    # costs the events since it was created, not the whole log.
-    mine: list[Event] = []
-    for event in reversed(events):
-        if event.correlation_id == correlation_id:
-            mine.append(event)
-            if event.type == "step_created":
-                break
-    else:
-        return None
-    view: StepView | None = None
-    for event in reversed(mine):
-        if event.type == "step_created":
-            view = StepView(correlation_id, event.data.step_name, event.data.input)
-        elif view is None:
-            continue
-        elif event.type == "step_started":
-            view = replace(
-                view,
-                state="running",
-                attempt=event.data.attempt,
-                lease_until=event.data.lease_until,
-            )
-        elif event.type == "step_retrying":
-            view = replace(
-                view, state="retrying", retry_at=event.data.retry_after, lease_until=None
-            )
-        elif event.type == "step_completed":
-            view = replace(view, state="completed")
-        elif event.type == "step_failed":
-            view = replace(view, state="failed")
-    return view
 
 
 @dataclass
@@ -125,105 +72,125 @@ class _Outcome:
     retry_at: datetime | None = None
 
 
-def run_step_attempt(rt: Runtime, message: StepMessage, *, receive_count: int = 1) -> None:
-    """Run one attempt of the step named by ``message``, if it is still due."""
-    claimed = _claim(rt, message, receive_count)
-    if claimed is None:
+def run_step_attempt(
+    services: Services,
+    message: StepMessage,
+    *,
+    redelivered: bool = False,
+    deadline: datetime | None = None,
+    client: Any = None,
+) -> None:
+    """Run one attempt of the step named by ``message``, if it is still due.
+
+    Args:
+        redelivered: A hint that this message was delivered before (see
+            ``_decide.stale_work``).
+        deadline: When the invocation running this attempt is killed (Lambda's
+            timeout), if known: the attempt's lease ends just after it.
+        client: What ``start()``/``get_run()`` inside the step talk to (the runtime).
+
+    Raises:
+        StepBusyError: another delivery holds the step's lease (``until`` says how
+            long): deliver this message again then.
+    """
+    claim = _claim(services, message, deadline, redelivered)
+    if claim is None:
         return
-    run, step, started_at = claimed
-    outcome = _execute(rt, run, step, started_at)
-    _record(rt, run, step, outcome)
+    run, step, attempt, started_at = claim
+    if attempt is None:  # its invocations kept dying: fail it, visibly
+        _record(services, run, step, step.attempt, _abandoned(step))
+        return
+    outcome = _execute(services, run, step, attempt, started_at, client)
+    _record(services, run, step, attempt, outcome)
 
 
 def _claim(
-    rt: Runtime, message: StepMessage, receive_count: int
-) -> tuple[RunRecord, StepView, datetime] | None:
+    services: Services, message: StepMessage, deadline: datetime | None, redelivered: bool
+) -> tuple[RunRecord, StepState, int | None, datetime] | None:
     """Record ``step_started`` for the next attempt; ``None`` when there is nothing to do."""
     cid = message.correlation_id
-    fresh = False  # claim from what this process last saw; the append proves it current
-    for _ in range(MAX_CONFLICT_RETRIES * 2):
-        run, events = rt.history(message.run_id, fresh=fresh)
-        step = step_view(events, cid) if run is not None else None
-        claimable = run is not None and not run.ended and step is not None
-        if not fresh and not (
-            claimable and step is not None and step.state in ("created", "retrying", "running")
-        ):
-            fresh = True  # anything but a claim is decided on a real read
-            continue
+
+    def decider(
+        run: RunRecord | None, events: list[Event], attempt: Attempt
+    ) -> decide.Decision | None:
         if run is None or run.ended:
             logger.debug("step %s of run %s: the run is gone or ended", cid, message.run_id)
             return None
+        # Never claim a step of a run this process cannot run (a stray message).
+        services.deployments.require(run.deployment_id)
+        step = step_state(events, cid)
         if step is None:
-            logger.warning("step message for unknown step %s of run %s dropped", cid, run.run_id)
+            if attempt.fresh:
+                logger.warning(
+                    "step message for unknown step %s of run %s dropped", cid, run.run_id
+                )
             return None
-        now = rt.clock()
-        if not fresh and (
-            (step.state == "running" and step.lease_until and step.lease_until > now)
-            or (step.state == "retrying" and step.retry_at and step.retry_at > now)
-        ):
-            fresh = True
-            continue
-        if step.state in ("completed", "failed"):
-            if receive_count > 1:
-                # Redelivered: the invocation that recorded this outcome may have died
-                # before sending what it decided. Send what was decided since then.
-                _resend_decided_after(rt, run, events, cid)
-            return None  # a plain duplicate: the outcome is recorded, nothing to do
-        if step.state == "running" and step.lease_until and step.lease_until > now:
-            raise StepBusyError(f"step {cid} of run {run.run_id} is running elsewhere")
-        if step.state == "retrying" and step.retry_at and step.retry_at > now:
-            rt.send(rt.step_message(run, cid, rt.delay_seconds(step.retry_at, now)))
-            return None
-        attempt = step.attempt + 1
-        started = StepStarted(
-            run_id=run.run_id,
-            seq=run.last_seq + 1,
-            correlation_id=cid,
-            created_at=now,
-            data=StepStartedData(attempt=attempt, lease_until=now + rt.step_lease),
+        now = services.clock()
+        if step.ended:
+            decision = decide.Decision()
+            if attempt.fresh:
+                # The invocation that recorded this outcome may have died before sending
+                # what it decided: send what is overdue of that decision.
+                after = [e for e in events if e.seq > (step.ended_seq or 0)]
+                steps, timers = decide.stale_work(
+                    RunState.fold(after),
+                    now,
+                    services.stale_after,
+                    after_seq=step.ended_seq or 0,
+                    suspect=redelivered,
+                )
+                decision.outgoing = decide.resend(
+                    run, steps, timers, now, services.dispatch.max_delay
+                )
+            return decision
+        lease = services.lease_until(now, deadline)
+        return decide.claim(run, step, now, lease, services.dispatch.max_delay)
+
+    decision = commit(services, message.run_id, decider)
+    if decision is None or not isinstance(decision.value, decide.Claim):
+        return None
+    claim = decision.value
+    assert claim.step is not None
+    if claim.action == "busy":
+        raise StepBusyError(
+            f"step {cid} of run {message.run_id} is running elsewhere", until=claim.until
         )
-        batch = AppendBatch()
-        batch.add([started])
-        try:
-            seq = rt.append(run.run_id, run.last_seq, batch)
-        except ConflictError:
-            fresh = True  # someone appended first: look again
-            continue
-        return replace(run, last_seq=seq), replace(step, state="running", attempt=attempt), now
-    raise ConflictError(f"run {message.run_id}: gave up claiming step {cid}")
+    run = services.journal.known(message.run_id)
+    if claim.action == "abandon" and run is not None:
+        return run, claim.step, None, services.clock()
+    if claim.action != "run" or run is None or claim.started_at is None:
+        return None
+    return run, claim.step, claim.attempt, claim.started_at
 
 
-def _resend_decided_after(rt: Runtime, run: RunRecord, events: list[Event], cid: str) -> None:
-    """Re-send the messages of steps and timers recorded after step ``cid`` ended that
-    have not started: what its invocation decided, and may not have sent. Bounded by
-    that decision, not by the run's whole fan-out."""
-    ended = max(
-        e.seq
-        for e in events
-        if e.correlation_id == cid and e.type in ("step_completed", "step_failed")
+def _abandoned(step: StepState) -> _Outcome:
+    dead = step.abandoned + 1
+    logger.error(
+        "step %s: its invocation ended %d times without recording an outcome; failing it",
+        step.step_name,
+        dead,
     )
-    later = [e for e in events if e.seq > ended]
-    moved = {e.correlation_id for e in later if e.type in ("step_started", "wait_completed")}
-    steps = [
-        e.correlation_id
-        for e in later
-        if isinstance(e, StepCreated) and e.correlation_id and e.correlation_id not in moved
-    ]
-    timers = [
-        (e.correlation_id, e.data.resume_at)
-        for e in later
-        if isinstance(e, WaitCreated) and e.correlation_id and e.correlation_id not in moved
-    ]
-    resend(rt, run, steps, timers)
+    info = ErrorInfo(
+        type="StepAbandonedError",
+        message=(
+            f"the invocations running step {step.step_name!r} ended {dead} times without "
+            "recording an outcome (a crash, the function timeout, or out of memory?)"
+        ),
+        step_name=step.step_name,
+        attempt=step.attempt,
+    )
+    return _Outcome("failed", error=info)
 
 
-def _record(rt: Runtime, run: RunRecord, step: StepView, outcome: _Outcome) -> None:
+def _record(
+    services: Services, run: RunRecord, step: StepState, attempt: int, outcome: _Outcome
+) -> None:
     """Record the attempt's outcome once, with the workflow's next decision."""
     cid = step.correlation_id
 
     def outcome_event(fresh: RunRecord, events: list[Event]) -> Event | None:
-        latest = step_view(events, cid)
-        if latest is None or latest.state != "running" or latest.attempt != step.attempt:
+        latest = step_state(events, cid)
+        if latest is None or latest.status != "running" or latest.attempt != attempt:
             logger.info(
                 "step %s of run %s moved on; this attempt's outcome is dropped", cid, run.run_id
             )
@@ -232,10 +199,10 @@ def _record(rt: Runtime, run: RunRecord, step: StepView, outcome: _Outcome) -> N
             "run_id": fresh.run_id,
             "seq": fresh.last_seq + 1,
             "correlation_id": cid,
-            "created_at": rt.clock(),
+            "created_at": services.clock(),
         }
         if outcome.kind == "completed":
-            data = StepCompletedData(result=outcome.result, attempt=step.attempt)
+            data = StepCompletedData(result=outcome.result, attempt=attempt)
             return StepCompleted(**common, data=data)
         if outcome.kind == "failed":
             assert outcome.error is not None
@@ -244,109 +211,139 @@ def _record(rt: Runtime, run: RunRecord, step: StepView, outcome: _Outcome) -> N
         data_r = StepRetryingData(retry_after=outcome.retry_at, error=outcome.error)
         return StepRetrying(**common, data=data_r)
 
-    if outcome.kind != "retrying":
-        advance(rt, run.run_id, lead=outcome_event)
-        return
-    for _ in range(MAX_CONFLICT_RETRIES):
-        fresh, events = rt.history(run.run_id)
-        if fresh is None or fresh.ended:
+    try:
+        if outcome.kind != "retrying":
+            advance(services, run.run_id, lead=outcome_event)
             return
+        _record_retry(services, run.run_id, cid, outcome, outcome_event)
+    except PayloadTooLargeError as exc:
+        if outcome.kind == "failed" and outcome.error and outcome.error.type == type(exc).__name__:
+            raise
+        # The same value would be too large on every attempt: the step fails for good
+        # (once), rather than running again and again.
+        logger.error("step %s of run %s: %s", step.step_name, run.run_id, exc)
+        failed = _Outcome("failed", error=_error(exc, step.step_name, attempt, fatal=True))
+        _record(services, run, step, attempt, failed)
+
+
+def _record_retry(
+    services: Services,
+    run_id: str,
+    cid: str,
+    outcome: _Outcome,
+    outcome_event: Any,
+) -> None:
+    def decider(
+        fresh: RunRecord | None, events: list[Event], attempt: Attempt
+    ) -> decide.Decision | None:
+        if fresh is None or fresh.ended:
+            return None
         event = outcome_event(fresh, events)
         if event is None:
-            return
-        batch = AppendBatch()
-        batch.add([event])
-        try:
-            rt.append(run.run_id, fresh.last_seq, batch)
-        except ConflictError:
-            continue
+            return None
+        decision = decide.Decision()
+        decision.batch.add([event])
         assert outcome.retry_at is not None
-        rt.send(rt.step_message(fresh, cid, rt.delay_seconds(outcome.retry_at)))
-        return
-    raise ConflictError(f"run {run.run_id}: gave up recording step {cid}")
+        delay = services.dispatch.delay_seconds(outcome.retry_at)
+        decision.outgoing.append(step_message(fresh, cid, delay))
+        return decision
+
+    commit(services, run_id, decider, fresh=True)
 
 
-def _execute(rt: Runtime, run: RunRecord, step: StepView, started_at: datetime) -> _Outcome:
-    attempt = step.attempt
+def _execute(
+    services: Services,
+    run: RunRecord,
+    step: StepState,
+    attempt: int,
+    started_at: datetime,
+    client: Any,
+) -> _Outcome:
+    name = step.step_name
     try:
-        definition = rt.deployments.require(run.deployment_id).get_step(step.step_name)
-    except NotFoundError as exc:
-        return _failed(exc, step, fatal=True)
+        definition = services.deployments.require(run.deployment_id).get_step(name)
+    except NotFoundError as exc:  # checked when claiming: the step is not in that code
+        return _failed(exc, name, attempt, fatal=True)
     context = StepContext(
         run_id=run.run_id,
         correlation_id=step.correlation_id,
         metadata=StepMetadata(
-            step_name=step.step_name,
+            step_name=name,
             step_id=f"{run.run_id}:{step.correlation_id}",
             attempt=attempt,
             started_at=started_at,
         ),
         deployment_id=run.deployment_id,
-        client=rt,
+        client=client,
     )
     logger.info(
         "running step %s (attempt %d) of run %s",
-        step.step_name,
+        name,
         attempt,
         run.run_id,
-        extra={"run_id": run.run_id, "step": step.step_name, "attempt": attempt},
+        extra={"run_id": run.run_id, "step": name, "attempt": attempt},
     )
     try:
         args, kwargs = decode_input(step.input)
         value = _call(definition, args, kwargs, context)
         return _Outcome(
-            "completed", result=serde.to_json(value, what=f"the result of step {step.step_name!r}")
+            "completed", result=serde.to_json(value, what=f"the result of step {name!r}")
         )
     except FatalError as exc:
-        return _failed(exc, step, fatal=True)
-    except SerializationError as exc:
+        return _failed(exc, name, attempt, fatal=True)
+    except (SerializationError, PayloadTooLargeError) as exc:
         # The same value would fail again: retrying cannot help.
-        return _failed(exc, step, fatal=False)
+        return _failed(exc, name, attempt, fatal=False)
     except Exception as exc:
-        if attempt > definition.max_retries:
-            return _failed(exc, step, fatal=False)
+        # Only attempts that raised count against max_retries: one whose invocation
+        # died (a crash, an outage while recording) was no failure of the step.
+        failures = step.failures + 1
+        if failures > definition.max_retries:
+            return _failed(exc, name, attempt, fatal=False)
         retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-        now = rt.clock()
+        now = services.clock()
         retry_at = (
             resolve_deadline(retry_after, now)
             if retry_after is not None
-            else now + backoff_delay(attempt)
+            else now + backoff_delay(failures)
         )
         logger.warning(
             "step %s attempt %d failed (%s: %s); retrying at %s",
-            step.step_name,
+            name,
             attempt,
             type(exc).__name__,
             exc,
             retry_at.isoformat(),
-            extra={"run_id": run.run_id},
+            extra={"run_id": run.run_id, "step": name, "attempt": attempt},
+            exc_info=exc,
         )
-        info = _error(exc, step)
+        info = _error(exc, name, attempt)
         return _Outcome("retrying", error=info, retry_at=retry_at)
 
 
-def _error(exc: BaseException, step: StepView, fatal: bool = False) -> ErrorInfo:
+def _error(exc: BaseException, step_name: str, attempt: int, fatal: bool = False) -> ErrorInfo:
     base = error_info(exc)
     original = getattr(exc, "original_type", None) if isinstance(exc, FatalError) else None
     return base.model_copy(
         update={
             "type": original if original and original != "FatalError" else base.type,
-            "step_name": step.step_name,
-            "attempt": step.attempt,
+            "step_name": step_name,
+            "attempt": attempt,
             "fatal": fatal,
         }
     )
 
 
-def _failed(exc: BaseException, step: StepView, *, fatal: bool) -> _Outcome:
+def _failed(exc: BaseException, step_name: str, attempt: int, *, fatal: bool) -> _Outcome:
     logger.warning(
         "step %s failed for good after attempt %d: %s: %s",
-        step.step_name,
-        step.attempt,
+        step_name,
+        attempt,
         type(exc).__name__,
         exc,
+        exc_info=exc,
     )
-    return _Outcome("failed", error=_error(exc, step, fatal))
+    return _Outcome("failed", error=_error(exc, step_name, attempt, fatal))
 
 
 def _call(

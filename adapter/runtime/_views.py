@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..core import serde
-from ..core.events import Event
+from ..core._state import RunState
+from ..core.events import ErrorInfo, Event
 from ..world import RunRecord
 
 
@@ -27,6 +29,12 @@ def run_json(record: RunRecord) -> dict[str, Any]:
         body["error"] = {"type": record.error.type, "message": record.error.message}
     parent = parent_of(record)
     body["parentRunId"], body["spawnedBy"] = parent if parent else (None, None)
+    if record.stuck is not None:
+        body["stuck"] = {
+            "reason": record.stuck.reason,
+            "since": record.stuck.since.isoformat(),
+            "kind": record.stuck.kind,
+        }
     return body
 
 
@@ -48,28 +56,97 @@ def event_json(event: Event) -> dict[str, Any]:
     }
 
 
-CHILD_SCAN_LIMIT = 1000
-
-
 def parent_of(record: RunRecord) -> tuple[str, str] | None:
-    """``(parent run id, spawning step's correlation id)`` of a run started from a step.
-
-    ``start()`` inside a step derives the idempotency key
-    ``<parent run id>:<step correlation id>:<index>``: that is the link.
-    """
-    parts = (record.idempotency_key or "").split(":")
-    if len(parts) == 3 and parts[0].startswith("wrun_") and parts[2].isdigit():
-        return parts[0], parts[1]
+    """``(parent run id, spawning step's correlation id)`` of a run started from a step."""
+    if record.parent_run_id:
+        return record.parent_run_id, record.parent_step or ""
     return None
 
 
-def child_runs(run_id: str, *, scan: int = CHILD_SCAN_LIMIT) -> list[RunRecord]:
-    """Runs started from a step of ``run_id``, oldest first, among the newest ``scan``."""
-    from ._client import list_runs
+def child_runs(run_id: str) -> list[RunRecord]:
+    """Runs started from a step of ``run_id``, oldest first (one index query)."""
+    from ._client import current_runtime
 
-    children = [
-        run.record()
-        for run in list_runs(limit=scan)
-        if (parent := parent_of(run.record())) is not None and parent[0] == run_id
-    ]
-    return sorted(children, key=lambda r: (r.created_at, r.run_id))
+    return current_runtime().child_runs(run_id)
+
+
+def timeline_json(state: RunState) -> dict[str, Any]:
+    """The folded run, as ``GET /runs/{runId}/timeline`` answers it (camelCase)."""
+    return {
+        "runId": state.run_id,
+        "workflowName": state.workflow_name,
+        "deploymentId": state.deployment_id,
+        "status": state.status,
+        "createdAt": _time(state.created_at),
+        "startedAt": _time(state.started_at),
+        "endedAt": _time(state.ended_at),
+        "error": _error(state.error),
+        "lastSeq": state.last_seq,
+        "steps": [
+            {
+                "correlationId": step.correlation_id,
+                "stepName": step.step_name,
+                "status": step.status,
+                "createdAt": _time(step.created_at),
+                "endedAt": _time(step.ended_at),
+                "attempts": [
+                    {
+                        "attempt": a.number,
+                        "startedAt": _time(a.started_at),
+                        "endedAt": _time(a.ended_at),
+                        "outcome": a.outcome,
+                        "leaseUntil": _time(a.lease_until),
+                        "retryAt": _time(a.retry_at),
+                        "error": _error(a.error),
+                    }
+                    for a in step.attempts
+                ],
+                "error": _error(step.error),
+            }
+            for step in state.steps.values()
+        ],
+        "waits": [
+            {
+                "correlationId": wait.correlation_id,
+                "createdAt": _time(wait.created_at),
+                "resumeAt": _time(wait.resume_at),
+                "completedAt": _time(wait.completed_at),
+            }
+            for wait in state.waits.values()
+        ],
+        "hooks": [
+            {
+                "correlationId": hook.correlation_id,
+                "token": hook.token,
+                "webhook": hook.webhook,
+                "createdAt": _time(hook.created_at),
+                "conflict": hook.conflict,
+                "payloads": hook.payloads,
+                "receivedAt": [_time(at) for at in hook.received_at],
+                "disposedAt": _time(hook.disposed_at),
+                "metadata": serde.to_plain(hook.metadata),
+            }
+            for hook in state.hooks.values()
+        ],
+        "children": [
+            {
+                "runId": child.run_id,
+                "workflowName": child.workflow_name,
+                "status": child.status,
+                "spawnedBy": child.spawned_by,
+                "createdAt": _time(child.created_at),
+                "completedAt": _time(child.completed_at),
+            }
+            for child in state.children
+        ],
+    }
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _error(error: ErrorInfo | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return error.model_dump(mode="json", exclude_none=True)

@@ -253,6 +253,7 @@ class LocalRuntime:
             self._world,
             deployments=Deployments(version, {version: registry}, function=self._function),
             clock=self.clock.now,
+            pause_until=self.clock.advance_to,
             waiter=self._wait,
             forwarder=self._forward,
         )
@@ -353,12 +354,33 @@ class LocalRuntime:
             # On AWS the sweep runs inside an invocation: here too, on an invoker
             # thread, and a sweep that fails or dies is simply tried again later.
             try:
+                if self.runtime.wake_stalled(timedelta(0), already=self._woken):
+                    return True
+                # Nothing is queued at all. A run asleep whose timer message was lost is
+                # woken on AWS by the sweep once the sleep is overdue: move the clock
+                # there, as time would pass.
+                overdue = self._overdue_sleep()
+                if overdue is None:
+                    return False
+                self.clock.advance_to(overdue)
                 return bool(self.runtime.wake_stalled(timedelta(0), already=self._woken))
             except BaseException:
                 logger.warning("the stalled-run sweep failed", exc_info=True)
                 return False
 
         return self._invoke(sweep)
+
+    def _overdue_sleep(self) -> datetime | None:
+        """When the earliest sleep of a run idle in a sleep is overdue for the sweep."""
+        now = self.clock.now()
+        moments = [
+            run.idle_until
+            for run in self.runtime.world.list_runs(
+                workflow_name=None, status="running", limit=1000
+            )
+            if run.idle and run.idle_until is not None and run.idle_until > now and not run.stuck
+        ]
+        return min(moments) + self.runtime.stale_after if moments else None
 
     def _invoke(self, invocation: Callable[[], _T]) -> _T:
         """Run ``invocation`` as Lambda would run an invocation: on a thread of its own.

@@ -319,9 +319,9 @@ class Scenario:
         runtime = self.rt.runtime
         original = runtime.process
 
-        def process(message: Any, *, receive_count: int = 1) -> None:
+        def process(message: Any, **kwargs: Any) -> None:
             self.messages += 1
-            original(message, receive_count=receive_count)
+            original(message, **kwargs)
 
         with _replaced_process(runtime, process):
             yield
@@ -531,14 +531,14 @@ def two_workers(rt: LocalRuntime, faults: FaultInjector) -> Iterator[None]:
     runtime = rt.runtime
     original = runtime.process
 
-    def process(message: Any, *, receive_count: int = 1) -> None:
+    def process(message: Any, **kwargs: Any) -> None:
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
         def worker() -> None:
             faults.rendezvous_at_first_write(barrier)
             try:
-                original(message, receive_count=receive_count)
+                original(message, **kwargs)
             except BaseException as exc:
                 errors.append(exc)
 
@@ -566,15 +566,13 @@ def cold_starts(rt: LocalRuntime, faults: FaultInjector) -> Iterator[None]:
     rng = random.Random(faults.config.seed)
     lock = threading.Lock()
 
-    def process(message: Any, *, receive_count: int = 1) -> None:
-        cache = getattr(runtime, "_cache", None)
+    def process(message: Any, **kwargs: Any) -> None:
         with lock:
             cold = rng.random() < 0.5
-        if cold and cache is not None:
-            with getattr(runtime, "_cache_lock", contextlib.nullcontext()):
-                cache.clear()
+        if cold:
+            runtime.journal.clear()
             faults.stats.cold_starts += 1
-        original(message, receive_count=receive_count)
+        original(message, **kwargs)
 
     with _replaced_process(runtime, process):
         yield

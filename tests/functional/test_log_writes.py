@@ -80,16 +80,18 @@ def test_a_step_appends_without_writing_the_run_item(
         # start() writes the run (one transaction); the first turn marks it running
         # (one transaction with the run item); each step is claimed with one PutItem
         # and finished with another (a page: its result and the next decision), none
-        # touching the run item.
-        assert counts["run item updates"] == 1
-        assert counts["put_item"] == 5 + 5
-        assert counts["transact_write_items"] == 1 + 1
+        # touching the run item, but the last: the run goes to sleep with no step in
+        # flight, and its run item says so (the idle mark the stall sweep reads).
+        assert counts["run item updates"] == 2
+        assert counts["put_item"] == 5 + 4
+        assert counts["transact_write_items"] == 1 + 2
+        stored = _stored_run_item(rt, run.run_id)
+        assert stored["idle_until"]["S"] == events[-1].data.resume_at.isoformat()
         # Nor does anything read: start() left the new run in this process's cache, and
         # every later decision is proved current by its append.
         assert reads == 0
-        stored = _stored_run_item(rt, run.run_id)
-        assert int(stored["last_seq"]["N"]) < events[-1].seq
-        # get_run still tells the log's newest seq: it reads the newest event too.
+        assert int(stored["last_seq"]["N"]) == events[-1].seq
+        # get_run tells the log's newest seq: it reads the newest event too.
         assert rt.runtime.world.get_run(run.run_id).last_seq == events[-1].seq
         rt.drain()
         assert get_run(run.run_id).return_value == 5

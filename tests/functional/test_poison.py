@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from adapter import WorkflowRunFailedError, list_runs, start
-from adapter.runtime import _turn
+from adapter.runtime import _runtime as _turn
 from adapter.testing import LocalRuntime
 
 from . import workflows as wf

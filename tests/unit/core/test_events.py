@@ -80,4 +80,3 @@ def test_events_are_frozen() -> None:
     event = RunCompleted(run_id="r1", seq=9, created_at=AT, data={"output": None})
     with pytest.raises(pydantic.ValidationError):
         event.seq = 10  # type: ignore[misc]
-

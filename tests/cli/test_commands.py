@@ -6,7 +6,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +18,14 @@ from samples.orders import fulfill_order
 from tests.devstack import free_port
 
 from . import workflows as wf
+from .helpers import (
+    assert_json_error,
+    assert_one_line_error,
+    invoke,
+    ok_json,
+    step_lines,
+    timeline,
+)
 
 ONBOARDING_STEPS = [
     "samples.onboarding.create_account",
@@ -26,53 +33,6 @@ ONBOARDING_STEPS = [
     "samples.onboarding.send_push_notification",
     "samples.onboarding.setup_preferences",
 ]
-
-
-def invoke(runner: CliRunner, *args: str) -> Any:
-    return runner.invoke(app, list(args), catch_exceptions=False)
-
-
-def ok_json(runner: CliRunner, *args: str) -> Any:
-    result = invoke(runner, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def assert_one_line_error(result: Any, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
-def timeline(output: str) -> list[str]:
-    """The lines of the timeline section of ``runs show``."""
-    section = output.split("\nTimeline (", 1)[1].split("\n\n", 1)[0]
-    return section.splitlines()[1:]
-
-
-def assert_json_error(result: Any, code: str, *fragments: str, exit_code: int = 1) -> None:
-    """With --json, an error is one JSON object on stderr: ``{"error": {"code", "message"}}``."""
-    assert result.exit_code == exit_code, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    body = json.loads(lines[0])
-    assert body == {"error": {"code": code, "message": body["error"]["message"]}}
-    for fragment in fragments:
-        assert fragment in body["error"]["message"]
-
-
-def step_lines(output: str, names: list[str]) -> list[str]:
-    """The timeline lines of ``runs show``, in output order, for the given step names."""
-    short = [name.rsplit(".", 1)[-1] for name in names]
-    return [
-        line for line in timeline(output) if " step " in line and any(s in line for s in short)
-    ]
 
 
 # --- start -------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ reports on failed or was cancelled (``start --wait``, ``runs result``)."""
 EXIT_USAGE = 2
 """The command line is wrong: an unknown option, a missing argument, a bad value."""
 EXIT_INTERRUPTED = 130
-"""Interrupted with Ctrl-C."""
+"""Interrupted with Ctrl-C (typer turns the ``KeyboardInterrupt`` into this status)."""
 
 EXIT_CODES_HELP = (
     "Exit status: 0 success; 1 failure (no such run, the stack unreachable, the run "
@@ -88,19 +88,18 @@ def describe(exc: BaseException) -> Problem:
     """What went wrong, in one line, and, where it helps, what to do."""
     if isinstance(exc, typer.TyperException):
         return _usage(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return Problem("interrupted", "interrupted", EXIT_INTERRUPTED)
     aws = _describe_aws(exc)
     if aws is not None:
         return aws
-    if isinstance(exc, RunNotFoundError):
-        return Problem("run_not_found", f"no run with id {exc.run_id!r} (see `adapter runs ls`)")
     if isinstance(exc, AdapterError):
         if isinstance(exc, CliError):
             code = exc.code
         else:
             code = next((c for kind, c in _CODES if isinstance(exc, kind)), "error")
-        return Problem(code, _one_line(str(exc)))
+        message = str(exc)
+        if isinstance(exc, RunNotFoundError):
+            message = f"no run with id {exc.run_id!r} (see `adapter runs ls`)"
+        return Problem(code, _one_line(message))
     return Problem(
         "internal_error",
         _one_line(f"{type(exc).__name__}: {exc} (set ADAPTER_DEBUG=1 for the traceback)"),

@@ -32,14 +32,14 @@ def _untyped_flags(params: list[Any]) -> list[Any]:
 class Command(TyperCommand):
     """A command whose help lists flags (``--json``, ``--wait``, ``--help``) without a type."""
 
-    def get_params(self, ctx: Any) -> list[Any]:
+    def get_params(self, ctx: typer.Context) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
 
 
 class Group(TyperGroup):
     """A command group whose help lists flags without a type."""
 
-    def get_params(self, ctx: Any) -> list[Any]:
+    def get_params(self, ctx: typer.Context) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
 
 

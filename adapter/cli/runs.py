@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -15,13 +13,13 @@ from rich.text import Text
 
 from ..core import serde
 from ..core.durations import parse_duration
-from ..core.errors import RunTimeoutError, WorkflowRunCancelledError, WorkflowRunFailedError
+from ..core.errors import WorkflowRunCancelledError, WorkflowRunFailedError
 from ..core.events import Event
 from ..runtime import child_runs, event_json, get_run, page_runs, run_json
 from ..world import RUN_STATUSES, RunRecord
 from ._connection import connect, history, runtime_now
 from ._errors import CliError
-from ._follow import POLL_SECONDS, wait_for_end
+from ._follow import poll, wait_for_end
 from ._options import (
     Command,
     EndpointOpt,
@@ -228,15 +226,9 @@ def runs_events(
     printer.print(events)
     if not follow:
         return
-    run = get_run(run_id)
-    while not record.ended:
-        began = time.monotonic()
-        with suppress(RunTimeoutError, WorkflowRunFailedError, WorkflowRunCancelledError):
-            run.result(timeout=POLL_SECONDS)  # returns early when the run ends
-        record, events = history(run_id)
-        printer.print([e for e in events if e.seq > printer.last_seq])
-        # A runtime that returns at once (nothing scheduled) must not spin the CPU.
-        time.sleep(max(0.0, 0.2 - (time.monotonic() - began)))
+    if not record.ended:
+        for _, events in poll(get_run(run_id)):
+            printer.print([e for e in events if e.seq > printer.last_seq])
 
 
 class _EventPrinter:

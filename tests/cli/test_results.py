@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import adapter.cli.runs
+import adapter.cli._follow
 from adapter import resume_hook, start
 from adapter.testing import LocalRuntime
 from samples.onboarding import onboard_user
@@ -157,7 +157,7 @@ def test_follow_prints_what_arrives_while_it_waits(
         pauses.append(seconds)
 
     clock = SimpleNamespace(monotonic=time.monotonic, sleep=pause)
-    monkeypatch.setattr(adapter.cli.runs, "time", clock)
+    monkeypatch.setattr(adapter.cli._follow, "time", clock)
     result = invoke(runner, "runs", "events", run.run_id, "--follow")
     assert result.exit_code == 0, result.output
     events = rt.events(run.run_id)

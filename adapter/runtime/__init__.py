@@ -1,7 +1,7 @@
 """The runtime: workflow turns and step attempts against a world, and the client API."""
 
 from ..core.errors import DeploymentNotFoundError, StepBusyError
-from ._client import Run, current_runtime, get_run, list_runs, resume_hook, start
+from ._client import Run, current_runtime, get_run, list_runs, page_runs, resume_hook, start
 from ._deployments import Deployments
 from ._env import (
     activate,
@@ -37,6 +37,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "loop_running",
+    "page_runs",
     "parent_of",
     "reset_env_runtime",
     "resume_hook",

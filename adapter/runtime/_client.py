@@ -7,6 +7,7 @@ against the runtime in charge: the one running the current step, else an active
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -251,6 +252,88 @@ def list_runs(
     rt = current_runtime()
     records = rt.world.list_runs(workflow_name=workflow_name, status=status, limit=limit)
     return [Run(r.run_id, rt, r) for r in records]
+
+
+def page_runs(
+    *,
+    workflow_name: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[RunRecord], str | None]:
+    """One page of runs, newest first, and the cursor of the next page.
+
+    Args:
+        workflow_name: Only runs of this workflow.
+        status: Only runs with this status.
+        limit: At most this many runs.
+        cursor: ``None`` for the first page, else a cursor an earlier call returned
+            (with the same filters): the page starts after the run it points at.
+        since: Only runs created at or after this aware moment.
+        until: Only runs created before this aware moment.
+
+    Returns:
+        The runs, and the cursor of the next page (``None`` on the last page).
+
+    Raises:
+        ValueError: for a limit below 1, a cursor no call returned, or naive moments.
+
+    The cursor is opaque: the creation key (creation time and run id) of the page's last
+    run, so a page never repeats or skips a run however many runs start meanwhile. The
+    world lists only the newest runs, so until it can start a listing at a key, each page
+    reads again the runs newer than its cursor (more runs each time, until ``limit``
+    older ones are found): paging through ``n`` runs reads ``O(n²/limit)`` items.
+    """
+    refuse_in_workflow("page_runs")
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
+    for moment in (since, until):
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError(f"since and until must be aware datetimes, not {moment!r}")
+    after = _decode_cursor(cursor) if cursor is not None else None
+    rt = current_runtime()
+
+    def wanted(record: RunRecord) -> bool:
+        key = (record.created_at, record.run_id)
+        return (
+            (after is None or key < after)
+            and (since is None or record.created_at >= since)
+            and (until is None or record.created_at < until)
+        )
+
+    window = limit + 1
+    while True:
+        records = rt.world.list_runs(workflow_name=workflow_name, status=status, limit=window)
+        page = [record for record in records if wanted(record)]
+        exhausted = len(records) < window or (
+            since is not None and bool(records) and records[-1].created_at < since
+        )
+        if len(page) > limit or exhausted:
+            break
+        window *= 4
+    if len(page) <= limit:
+        return page, None
+    page = page[:limit]
+    return page, _encode_cursor(page[-1])
+
+
+def _encode_cursor(record: RunRecord) -> str:
+    key = f"{record.created_at.isoformat()}|{record.run_id}"
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        moment, run_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+        created_at = datetime.fromisoformat(moment)
+    except ValueError:  # bad base64, bad UTF-8, no separator, bad time: all ValueErrors
+        raise ValueError(f"not a cursor from a run listing: {cursor!r}") from None
+    if created_at.tzinfo is None or not run_id:
+        raise ValueError(f"not a cursor from a run listing: {cursor!r}")
+    return created_at, run_id
 
 
 def resume_hook(token: str, payload: Any = None) -> str:

@@ -39,13 +39,15 @@ def run_json(record: RunRecord) -> dict[str, Any]:
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    """An event as the API shows it (payloads as plain JSON)."""
+    """An event as the API shows it (payloads as plain JSON).
+
+    An error keeps the stack trace its step or run recorded: the CLI and the inspector
+    show it beside the failure (it is the user's own code's traceback, not the API's).
+    """
     data = event.data.model_dump(mode="json")
     for key in ("input", "result", "output", "payload", "metadata"):
         if key in data:
             data[key] = serde.to_plain(data[key])
-    if isinstance(data.get("error"), dict):
-        data["error"].pop("stack", None)  # stack traces stay in the log, not the API
     return {
         "runId": event.run_id,
         "seq": event.seq,

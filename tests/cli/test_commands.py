@@ -6,7 +6,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +18,14 @@ from samples.orders import fulfill_order
 from tests.devstack import free_port
 
 from . import workflows as wf
+from .helpers import (
+    assert_json_error,
+    assert_one_line_error,
+    invoke,
+    ok_json,
+    step_lines,
+    timeline,
+)
 
 ONBOARDING_STEPS = [
     "samples.onboarding.create_account",
@@ -26,35 +33,6 @@ ONBOARDING_STEPS = [
     "samples.onboarding.send_push_notification",
     "samples.onboarding.setup_preferences",
 ]
-
-
-def invoke(runner: CliRunner, *args: str) -> Any:
-    return runner.invoke(app, list(args), catch_exceptions=False)
-
-
-def ok_json(runner: CliRunner, *args: str) -> Any:
-    result = invoke(runner, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def assert_one_line_error(result: Any, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
-def step_lines(output: str, names: list[str]) -> list[str]:
-    """The timeline lines of ``runs show``, in output order, for the given step names."""
-    short = [name.rsplit(".", 1)[-1] for name in names]
-    return [
-        line for line in output.splitlines() if " step " in line and any(s in line for s in short)
-    ]
 
 
 # --- start -------------------------------------------------------------------------------
@@ -276,11 +254,20 @@ def test_runs_show_a_failed_run(rt: LocalRuntime, runner: CliRunner) -> None:
     assert "Status      ✖ failed" in out
     assert "card declined for 99" in out.split("Error", 1)[1].splitlines()[0]
     [line] = step_lines(out, ["tests.cli.workflows.charge"])
-    assert "1 attempt " in line and "✖ failed" in line and "FatalError: card declined" in line
+    assert "1 attempt " in line and line.rstrip().endswith("✖ failed")
+    # The error is on the next line, under the bar; its traceback in its own section.
+    detail = timeline(out)[timeline(out).index(line) + 1]
+    assert detail.split() == ["└", "FatalError:", "card", "declined", "for", "99"]
+    tracebacks = out.split("\nTracebacks\n", 1)[1]
+    assert "  step charge (step_1), attempt 1:" in tracebacks
+    assert 'in charge\n        raise FatalError(f"card declined for {amount}")' in tracebacks
+    assert f"  run {run.run_id}:" in tracebacks
+    assert "in declined_payment\n        return await charge(amount)" in tracebacks
 
     body = ok_json(runner, "runs", "show", run.run_id)
     assert body["status"] == "failed" and "output" not in body
     assert body["error"]["message"] == "card declined for 99"
+    assert "return await charge(amount)" in body["error"]["stack"]
     assert body["timeline"][0]["outcome"] == "failed"
 
 
@@ -431,12 +418,24 @@ def test_hooks_resume(rt: LocalRuntime, runner: CliRunner) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["runs", "show"], ["runs", "show", "--json"], ["runs", "events"], ["runs", "cancel"]],
-    ids=["show", "show-json", "events", "cancel"],
+    [
+        ["runs", "show"],
+        ["runs", "show", "--json"],
+        ["runs", "events"],
+        ["runs", "events", "--follow", "--json"],
+        ["runs", "cancel"],
+        ["runs", "result"],
+        ["runs", "result", "--wait", "--json"],
+        ["hooks", "resume", "--run"],
+    ],
+    ids=["show", "show-json", "events", "follow-json", "cancel", "result", "result-json", "hook"],
 )
 def test_unknown_run_id(rt: LocalRuntime, runner: CliRunner, command: list[str]) -> None:
-    result = runner.invoke(app, [*command[:2], "wrun_does_not_exist", *command[2:]])
-    assert_one_line_error(result, "no run with id 'wrun_does_not_exist'")
+    result = runner.invoke(app, [*command, "wrun_does_not_exist"])
+    if "--json" in command:
+        assert_json_error(result, "run_not_found", "no run with id 'wrun_does_not_exist'")
+    else:
+        assert_one_line_error(result, "no run with id 'wrun_does_not_exist'")
 
 
 def _fake_stack_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -470,7 +469,10 @@ def test_unreachable_endpoint(
     _fake_stack_env(monkeypatch)
     closed = f"http://127.0.0.1:{free_port()}"
     result = runner.invoke(app, [*command, "--endpoint-url", closed])
-    assert_one_line_error(result, f"cannot reach the endpoint {closed}")
+    if "--json" in command:
+        assert_json_error(result, "unreachable", f"cannot reach the endpoint {closed}")
+    else:
+        assert_one_line_error(result, f"cannot reach the endpoint {closed}")
 
 
 def test_unreachable_endpoint_as_a_global_option(
@@ -478,7 +480,7 @@ def test_unreachable_endpoint_as_a_global_option(
 ) -> None:
     _fake_stack_env(monkeypatch)
     closed = f"http://127.0.0.1:{free_port()}"
-    result = runner.invoke(app, ["--endpoint-url", closed, "runs", "ls", "--json"])
+    result = runner.invoke(app, ["--endpoint-url", closed, "runs", "ls"])
     assert_one_line_error(result, f"cannot reach the endpoint {closed}")
 
 
@@ -487,10 +489,10 @@ def test_unreachable_endpoint_past_the_preflight(
 ) -> None:
     # botocore's own EndpointConnectionError (the endpoint went away after the check)
     # gets the same treatment.
-    import adapter.cli
+    from adapter.cli import _connection
 
     _fake_stack_env(monkeypatch)
-    monkeypatch.setattr(adapter.cli, "_check_endpoint", lambda url, source: None)
+    monkeypatch.setattr(_connection, "check_endpoint", lambda url, source: None)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     closed = f"http://127.0.0.1:{free_port()}"
     result = runner.invoke(app, ["runs", "show", "wrun_x", "--endpoint-url", closed])

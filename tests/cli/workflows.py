@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from adapter import FatalError, create_hook, get_step_metadata, sleep, start, step, workflow
 
 
@@ -59,3 +61,28 @@ async def spawn_two() -> list[str]:
 @workflow
 async def parent() -> list[str]:
     return await spawn_two()
+
+
+@workflow
+async def waits_for_two(first: str, second: str) -> list[object]:
+    """Waits on two hooks at once."""
+    a, b = create_hook(token=first), create_hook(token=second)
+    return [await a, await b]
+
+
+LONG_STEP_NAME = (
+    "tests.cli.workflows." + "a_step_whose_name_is_far_too_long_for_a_timeline_column" * 2
+)
+
+
+@step(name=LONG_STEP_NAME)
+async def long_named() -> None:
+    raise FatalError("a very long reason " * 20)
+
+
+@workflow
+async def long_names(token: str) -> object:
+    """A failed step with a long name and a long error, then a hook with a long token."""
+    with contextlib.suppress(FatalError):
+        await long_named()
+    return await create_hook(token=token)

@@ -1,0 +1,87 @@
+"""Options and arguments shared by the commands, and the classes that render their help.
+
+Boolean flags show no ``<bool>`` type in ``--help`` (:class:`Command`, :class:`Group`);
+options that take a value name it (``JSON``, ``NAME``, ``URL``...) instead of ``<str>``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+
+def parse_json(text: str, option: str) -> Any:
+    """``text`` as JSON, or a usage error (exit status 2) naming ``option``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not valid JSON: {exc}", param_hint=option) from None
+
+
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    # A flag takes no value, so a "<bool>" type beside it in the help only misleads.
+    for param in params:
+        if getattr(param, "is_bool_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    """A command whose help lists flags (``--json``, ``--wait``, ``--help``) without a type."""
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """A command group whose help lists flags without a type."""
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        metavar="URL",
+        help="AWS endpoint to use (a moto server, LocalStack…); default: AWS_ENDPOINT_URL.",
+        show_default=False,
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="AWS profile to use; default: AWS_PROFILE.",
+        show_default=False,
+    ),
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        metavar="REGION",
+        help="AWS region; default: AWS_DEFAULT_REGION.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print machine-readable JSON (the HTTP API's shapes); errors too, on stderr.",
+    ),
+]
+RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run id (wrun_…).")]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", help="Follow the run until it ends, then print its result.")
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", metavar="SECONDS", help="With --wait: give up after this long."),
+]

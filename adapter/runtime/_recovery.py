@@ -1,5 +1,5 @@
 """Intents from outside a run's own messages: end it, deliver a hook payload, wake a
-sleep, mark it stuck, and bring a stuck or failed run back."""
+sleep, mark it stuck, bring a stuck or failed run back, and redrive dead letters."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ..core.errors import (
     WorldError,
 )
 from ..core.events import ErrorInfo, Event, RunResumed, RunResumedData
+from ..core.messages import parse_message
 from ..world import RunRecord, RunUpdate, StuckMark
 from . import _decide as decide
 from ._commit import Attempt, commit
@@ -227,3 +228,32 @@ def _send_open_work(services: Services, run: RunRecord, state: RunState) -> None
         for w in state.open_waits()
     ]
     services.dispatch.send(*out)
+
+
+def redrive(services: Services, limit: int | None = None) -> dict[str, int]:
+    """Move dead-lettered messages back to their queues (at most ``limit`` per queue).
+
+    The stuck marks of their runs are cleared: the runs are back on the normal path,
+    and marked again if their messages keep failing.
+
+    Returns:
+        How many messages moved, by queue (``"workflow"``, ``"step"``).
+    """
+    moved: dict[str, int] = {}
+    runs: set[str] = set()
+    for kind in ("workflow", "step"):
+        bodies = services.world.redrive(kind, limit)
+        moved[kind] = len(bodies)
+        for body in bodies:
+            try:
+                runs.add(parse_message(body).run_id)
+            except ValueError:
+                logger.warning("redriven %s message is not one of ours: %.200s", kind, body)
+    for run_id in sorted(runs):
+        run = services.world.get_run(run_id)
+        if run is not None and run.stuck is not None:
+            services.world.mark_stuck(run_id, None)
+            services.journal.forget(run_id)
+    if moved["workflow"] or moved["step"]:
+        logger.info("redrove %(workflow)d workflow and %(step)d step message(s)", moved)
+    return moved

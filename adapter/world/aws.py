@@ -10,6 +10,7 @@ run item or hook tokens is one ``TransactWriteItems`` (per 100 items).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from ..core.events import Event
 from . import _items as items
 from ._base import (
     RUN_STATUSES,
+    STUCK,
     AppendBatch,
     HookRecord,
     Outgoing,
@@ -221,6 +223,8 @@ class AwsWorld:
     def list_runs(
         self, *, workflow_name: str | None, status: str | None, limit: int
     ) -> list[RunRecord]:
+        if status == STUCK:
+            return self._stuck_runs(workflow_name, limit)
         if workflow_name is not None:
             found = self._query_index("by_workflow", "workflow_name", workflow_name, limit, status)
         else:
@@ -237,8 +241,25 @@ class AwsWorld:
                 latest[record.run_id] = record
         return sorted(latest.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
 
+    def _stuck_runs(self, workflow_name: str | None, limit: int) -> list[RunRecord]:
+        # A stuck run keeps its status (pending or running) and carries the mark.
+        found = [
+            r
+            for st in ("pending", "running")
+            for r in self._query_index("by_status", "status", st, limit, stuck_only=True)
+            if workflow_name is None or r.workflow_name == workflow_name
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
+
     def _query_index(
-        self, index: str, key: str, value: str, limit: int, status_filter: str | None = None
+        self,
+        index: str,
+        key: str,
+        value: str,
+        limit: int,
+        status_filter: str | None = None,
+        *,
+        stuck_only: bool = False,
     ) -> list[RunRecord]:
         params: dict[str, Any] = {
             "TableName": self._table,
@@ -253,6 +274,8 @@ class AwsWorld:
             params["FilterExpression"] = "#status = :status"
             params["ExpressionAttributeNames"]["#status"] = "status"
             params["ExpressionAttributeValues"][":status"] = items.s(status_filter)
+        if stuck_only:
+            params["FilterExpression"] = "attribute_exists(stuck_reason)"
         found: list[RunRecord] = []
         for item in self._paginate(params):
             found.append(items.run_from_item(item, self.payloads))
@@ -408,6 +431,35 @@ class AwsWorld:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=max(0, min(MAX_VISIBILITY, int(seconds))),
         )
+
+    def redrive(self, kind: str, limit: int | None = None) -> list[str]:
+        url = self.config.step_queue_url if kind == "step" else self.config.workflow_queue_url
+        dlq = self._dead_letter_queue(url)
+        moved: list[str] = []
+        while limit is None or len(moved) < limit:
+            want = _SQS_BATCH if limit is None else min(_SQS_BATCH, limit - len(moved))
+            # Hidden long enough to be sent on and deleted; on a crash in between they
+            # reappear in the DLQ and a second redrive sends them again (the runtime
+            # takes a message twice without doing its work twice).
+            got = self._sqs.receive_message(
+                QueueUrl=dlq, MaxNumberOfMessages=want, VisibilityTimeout=60, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not got:
+                break
+            for message in got:
+                self._sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
+                self._sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+                moved.append(message["Body"])
+        return moved
+
+    def _dead_letter_queue(self, url: str) -> str:
+        answer = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+        policy = answer.get("Attributes", {}).get("RedrivePolicy")
+        if not policy:
+            raise WorldError(f"queue {url} has no dead-letter queue")
+        arn = json.loads(policy)["deadLetterTargetArn"]
+        account, name = arn.split(":")[4], arn.split(":")[5]
+        return self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
     def send(self, messages: Sequence[Outgoing]) -> None:
         by_queue: dict[str, list[Outgoing]] = {}

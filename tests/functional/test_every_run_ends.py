@@ -586,3 +586,21 @@ def test_retry_refuses_a_run_its_own_code_failed(rt: LocalRuntime) -> None:
     assert run.status == "failed"
     with pytest.raises(WorldError, match="its own code"):
         rt.runtime.retry(run.run_id)
+
+
+def test_reads_and_cancel_over_http_keep_working_when_history_is_unreadable(
+    rt: LocalRuntime,
+) -> None:
+    from .test_http_api import call, v1_event
+
+    run = start(keeps_a_big_result_then_naps)
+    rt.drain(skip_time=False)
+    _delete_payload_objects(rt)
+    rt.runtime.journal.clear()
+    status, body = call(v1_event("GET", f"/runs/{run.run_id}/events"))
+    assert status == 200
+    assert [e["type"] for e in body["events"]][:2] == ["run_created", "run_started"]
+    status, body = call(v1_event("GET", f"/runs/{run.run_id}"))
+    assert status == 200 and body["status"] == "running"
+    status, body = call(v1_event("POST", f"/runs/{run.run_id}/cancel"))
+    assert status == 202 and body["status"] == "cancelled"

@@ -4,6 +4,7 @@ sleep, mark it stuck, bring a stuck or failed run back, and redrive dead letters
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from ..core import serde
@@ -49,12 +50,9 @@ def end(
         RunNotFoundError: no such run.
     """
 
-    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision | None:
-        if run is None:
-            raise RunNotFoundError(run_id)
-        if run.ended:
-            return None
-        return decide.end(run, RunState.fold(events), status, error, services.clock())
+    decider = _while_open(
+        run_id, lambda run, state: decide.end(run, state, status, error, services.clock())
+    )
 
     try:
         decision = commit(services, run_id, decider, fresh=True)
@@ -71,6 +69,21 @@ def end(
     services.live_turns.discard(run_id)
     logger.info("run %s %s", run_id, status, extra={"run_id": run_id})
     return True
+
+
+def _while_open(
+    run_id: str, then: Callable[[RunRecord, RunState], decide.Decision]
+) -> Callable[[RunRecord | None, list[Event], Attempt], decide.Decision | None]:
+    """A decider that applies ``then`` to a run that has not ended (nothing once it has)."""
+
+    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision | None:
+        if run is None:
+            raise RunNotFoundError(run_id)
+        if run.ended:
+            return None
+        return then(run, RunState.fold(events))
+
+    return decider
 
 
 def fail_unreadable(services: Services, run_id: str, exc: UnreadableHistoryError) -> None:
@@ -145,12 +158,9 @@ def wake(services: Services, run_id: str, correlation_id: str | None = None) -> 
         RunNotFoundError: no such run.
     """
 
-    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision | None:
-        if run is None:
-            raise RunNotFoundError(run_id)
-        if run.ended:
-            return None
-        return decide.wake(run, RunState.fold(events), services.clock(), correlation_id)
+    decider = _while_open(
+        run_id, lambda run, state: decide.wake(run, state, services.clock(), correlation_id)
+    )
 
     decision = commit(services, run_id, decider, fresh=True)
     woken: list[str] = decision.value if decision is not None and decision.value else []

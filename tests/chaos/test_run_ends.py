@@ -11,18 +11,16 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
-
 from adapter.testing import LocalRuntime
 from adapter.world import STUCK, TERMINAL_STATUSES
 
+from ..damage import corrupt_event, delete_payload_objects
 from .faults import FaultConfig, FaultInjector
 from .harness import REPORT, Scenario, _replaced_process, cold_starts, run_scenario
 from .workloads import Job, standard_jobs
@@ -137,12 +135,7 @@ def _damage_scenario(name: str, seed: int, damage: Any) -> dict[str, str]:
 
 
 def _delete_payloads(rt: LocalRuntime, run_ids: dict[str, str], rng: random.Random) -> int:
-    s3 = boto3.client("s3")
-    bucket = rt.env["ADAPTER_BUCKET_NAME"]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    for key in keys:
-        s3.delete_object(Bucket=bucket, Key=key)
-    return len(keys)
+    return delete_payload_objects(rt)
 
 
 def test_payload_objects_missing_from_s3_fail_their_runs_visibly() -> None:
@@ -157,21 +150,9 @@ def test_payload_objects_missing_from_s3_fail_their_runs_visibly() -> None:
 
 
 def _corrupt_events(rt: LocalRuntime, run_ids: dict[str, str], rng: random.Random) -> list[str]:
-    ddb = boto3.client("dynamodb")
-    table = rt.env["ADAPTER_TABLE_NAME"]
     victims = sorted(rng.sample(sorted(run_ids), 3))
     for label in victims:
-        items = ddb.query(
-            TableName=table,
-            KeyConditionExpression="PK = :p",
-            ExpressionAttributeValues={":p": {"S": f"RUN#{run_ids[label]}"}},
-        )["Items"]
-        item = rng.choice([i for i in items if i["SK"]["S"] != "RUN"])
-        if "events" in item:
-            item["events"] = {"S": json.dumps([{"seq": {"N": "1"}, "type": {"S": "??"}}])}
-        else:
-            item["type"] = {"S": "event_from_a_newer_version"}
-        ddb.put_item(TableName=table, Item=item)
+        corrupt_event(rt, run_ids[label], rng)
     return victims
 
 

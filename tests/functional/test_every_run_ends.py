@@ -42,6 +42,7 @@ from adapter.testing import LocalRuntime
 from adapter.world import STUCK
 from adapter.world._resources import queue_visibility
 
+from ..damage import corrupt_event, delete_payload_objects
 from .conftest import assert_log_invariants
 
 executions: dict[str, int] = {}
@@ -195,20 +196,11 @@ async def keeps_a_big_result_then_naps() -> int:
     return len(big)
 
 
-def _delete_payload_objects(rt: LocalRuntime) -> int:
-    s3 = boto3.client("s3")
-    bucket = rt.env["ADAPTER_BUCKET_NAME"]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    for key in keys:
-        s3.delete_object(Bucket=bucket, Key=key)
-    return len(keys)
-
-
 def test_a_missing_payload_object_fails_the_run_with_the_reason(rt: LocalRuntime) -> None:
     run = start(keeps_a_big_result_then_naps)
     rt.drain(skip_time=False)
     assert run.status == "running"
-    assert _delete_payload_objects(rt) >= 1
+    assert delete_payload_objects(rt) >= 1
     rt.runtime.journal.clear()  # a fresh container: the log is read again
     rt.drain()
     assert run.status == "failed"
@@ -222,34 +214,16 @@ def test_a_missing_payload_object_fails_the_run_with_the_reason(rt: LocalRuntime
 def test_a_run_with_a_missing_payload_can_still_be_cancelled(rt: LocalRuntime) -> None:
     run = start(keeps_a_big_result_then_naps)
     rt.drain(skip_time=False)
-    _delete_payload_objects(rt)
+    delete_payload_objects(rt)
     rt.runtime.journal.clear()
     run.cancel()
     assert run.status == "cancelled"
 
 
-def _corrupt_last_event(rt: LocalRuntime, run_id: str) -> None:
-    ddb = boto3.client("dynamodb")
-    table = rt.env["ADAPTER_TABLE_NAME"]
-    items = ddb.query(
-        TableName=table,
-        KeyConditionExpression="PK = :p",
-        ExpressionAttributeValues={":p": {"S": f"RUN#{run_id}"}},
-    )["Items"]
-    last = max((i for i in items if i["SK"]["S"] != "RUN"), key=lambda i: i["SK"]["S"])
-    if "events" in last:  # a page of several events
-        page = json.loads(last["events"]["S"])
-        page[-1]["type"] = {"S": "event_from_the_future"}
-        last["events"] = {"S": json.dumps(page)}
-    else:
-        last["type"] = {"S": "event_from_the_future"}
-    ddb.put_item(TableName=table, Item=last)
-
-
 def test_an_event_that_no_longer_decodes_fails_the_run(rt: LocalRuntime) -> None:
     run = start(naps, args=["1h"])
     rt.drain(skip_time=False)
-    _corrupt_last_event(rt, run.run_id)
+    corrupt_event(rt, run.run_id)
     rt.runtime.journal.clear()
     rt.drain()
     assert run.status == "failed"
@@ -595,7 +569,7 @@ def test_reads_and_cancel_over_http_keep_working_when_history_is_unreadable(
 
     run = start(keeps_a_big_result_then_naps)
     rt.drain(skip_time=False)
-    _delete_payload_objects(rt)
+    delete_payload_objects(rt)
     rt.runtime.journal.clear()
     status, body = call(v1_event("GET", f"/runs/{run.run_id}/events"))
     assert status == 200

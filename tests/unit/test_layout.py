@@ -128,7 +128,6 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
         for name, targets in GRAPH.items()
         if name == own or name.startswith(own + ".")
         for target in targets
-        if target.startswith("adapter.")
-        and target.split(".")[1] not in ALLOWED[layer] | {layer}
+        if target.startswith("adapter.") and target.split(".")[1] not in ALLOWED[layer] | {layer}
     }
     assert sorted(bad) == []

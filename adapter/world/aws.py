@@ -48,7 +48,7 @@ from ._config import (
 )
 from ._lambda import LambdaFunction
 from ._payloads import PayloadStore
-from ._resources import create_resources
+from ._resources import create_resources, queue_visibility
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -75,6 +75,7 @@ __all__ = [
     "connect",
     "create_resources",
     "is_transient",
+    "queue_visibility",
 ]
 
 logger = logging.getLogger(__name__)

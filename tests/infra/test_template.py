@@ -451,3 +451,19 @@ def test_transformed_api_security(sam_translated: dict[str, Any]) -> None:
         assert required == ([{"NONE": []}] if route in PUBLIC else [{"AWS_IAM": []}]), route
     _, stage = only(sam_translated, "AWS::ApiGatewayV2::Stage")
     assert set(stage["Properties"]["RouteSettings"]) == PUBLIC
+
+
+def test_the_lambda_package_has_the_dependencies_and_the_tracer() -> None:
+    """``sam build --manifest infra/requirements-lambda.txt`` installs what pyproject
+    says, including the X-Ray SDK that powertools' Tracer needs (Tracing: Active)."""
+    import tomllib
+
+    project = tomllib.loads((TEMPLATE.parent / "pyproject.toml").read_text())["project"]
+    manifest = TEMPLATE.parent / "infra" / "requirements-lambda.txt"
+    lines = [
+        line.strip()
+        for line in manifest.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(lines) == sorted(project["dependencies"])
+    assert any(line.startswith("aws-lambda-powertools[tracer]") for line in lines)

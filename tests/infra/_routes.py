@@ -1,10 +1,11 @@
 """The routes the handler serves, read from the code (``adapter.aws``), as
 ``"METHOD /path"`` with API Gateway's ``{camelCase}`` path parameters.
 
-Two sources, so that neither a route left out of the OpenAPI document nor a resolver
-built in another way slips past: the powertools resolvers' own OpenAPI document (public
-API: ``get_openapi_schema()``), and every ``@<router>.get/post/...("/path")`` decorator
-in ``adapter/aws``.
+Three sources, so that neither a route left out of the OpenAPI document nor one
+registered in another way slips past: the powertools resolvers' OpenAPI document
+(public API: ``get_openapi_schema()``), their route tables (which hold the routes left
+out of the document too, e.g. the Swagger UI's), and every
+``@<router>.get/post/...("/path")`` decorator in ``adapter/aws``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 import pkgutil
 import re
 from pathlib import Path
+from typing import Any
 
 from pydantic.alias_generators import to_camel
 
@@ -49,19 +51,37 @@ def _modules() -> list[object]:
     return found
 
 
-def openapi_routes() -> set[str]:
-    """Routes in the OpenAPI document of every resolver defined in ``adapter.aws``."""
+def _resolvers() -> list[Any]:
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
+    return [
+        value
+        for module in _modules()
+        for value in vars(module).values()
+        if isinstance(value, ApiGatewayResolver)
+    ]
+
+
+def openapi_routes() -> set[str]:
+    """Routes in the OpenAPI document of every resolver defined in ``adapter.aws``."""
     routes: set[str] = set()
-    for module in _modules():
-        for value in vars(module).values():
-            if isinstance(value, ApiGatewayResolver):
-                schema = value.get_openapi_schema()
-                for path, item in (schema.paths or {}).items():
-                    for method in _METHODS:
-                        if getattr(item, method, None) is not None:
-                            routes.add(f"{method.upper()} {api_path(path)}")
+    for resolver in _resolvers():
+        schema = resolver.get_openapi_schema()
+        for path, item in (schema.paths or {}).items():
+            for method in _METHODS:
+                if getattr(item, method, None) is not None:
+                    routes.add(f"{method.upper()} {api_path(path)}")
+    return routes
+
+
+def resolver_routes() -> set[str]:
+    """Every route in the resolvers' route tables (powertools keeps them in
+    ``_static_routes`` / ``_dynamic_routes``; read when present)."""
+    routes: set[str] = set()
+    for resolver in _resolvers():
+        for attribute in ("_static_routes", "_dynamic_routes"):
+            for route in getattr(resolver, attribute, []):
+                routes.add(f"{route.method.upper()} {api_path(route.path)}")
     return routes
 
 
@@ -101,4 +121,4 @@ def _decorator_routes(decorator: ast.expr) -> set[str]:
 
 def served_routes() -> set[str]:
     """Every route the handler serves."""
-    return openapi_routes() | decorated_routes()
+    return openapi_routes() | resolver_routes() | decorated_routes()

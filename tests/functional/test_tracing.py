@@ -5,31 +5,29 @@ Lambda, nothing elsewhere."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 import adapter
-from adapter.aws import _tracing, handler
+from adapter.aws import _tracing
 from adapter.aws._tracing import attach_tracing, subsegments
 from adapter.runtime import (
     STEP_SEGMENT,
     TURN_SEGMENT,
     Annotations,
-    env_runtime,
     no_trace,
-    reset_env_runtime,
 )
 from adapter.testing import LocalRuntime
-from adapter.world.aws import create_resources
 
+from . import test_lambda_handler
 from . import workflows as wf
+from .test_lambda_handler import EventSourceMapping
+
+aws = test_lambda_handler.aws  # the handler tests' fixture: resources on moto
 
 
 @dataclass
@@ -153,50 +151,19 @@ def test_nothing_is_attached_when_tracing_is_off_or_outside_lambda(
 
 
 @pytest.fixture
-def lambda_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
-    """Resources on moto, the Lambda environment, and a Tracer that is on."""
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def lambda_env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    """Resources on moto (``aws``), the Lambda environment, and a Tracer that is on."""
     provider = FakeProvider()
     monkeypatch.setattr(_tracing, "_tracer", SimpleNamespace(disabled=False, provider=provider))
-    with mock_aws():
-        for key, value in create_resources("tracing-test").items():
-            monkeypatch.setenv(key, value)
-        reset_env_runtime()
-        wf.reset()
-        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "tracing-test-workflows")
-        yield provider
-    reset_env_runtime()
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "handler-test-workflows")
+    return provider
 
 
-def test_the_lambda_handler_traces_with_the_powertools_tracer(lambda_env: FakeProvider) -> None:
+def test_the_lambda_handler_traces_with_the_powertools_tracer(
+    aws: dict[str, str], lambda_env: FakeProvider
+) -> None:
     run = adapter.start(wf.chain, args=[1])
-    sqs = boto3.client("sqs")
-    queues = [os.environ["ADAPTER_WORKFLOW_QUEUE_URL"], os.environ["ADAPTER_STEP_QUEUE_URL"]]
-    for _ in range(20):  # deliver until the run is done, as the event source mapping would
-        for url in queues:
-            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            ):
-                record = {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": {"ApproximateReceiveCount": "1"},
-                    "messageAttributes": {},
-                    "md5OfBody": message["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}",
-                    "awsRegion": "us-east-1",
-                }
-                assert handler({"Records": [record]}, None) == {"batchItemFailures": []}
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        if env_runtime().get_record(run.run_id).status == "completed":
-            break
+    EventSourceMapping(aws).run_until_idle()
     assert run.status == "completed"
     steps = [s for s in lambda_env.subsegments if s.name == STEP_SEGMENT]
     assert [s.annotations["step_name"].rsplit(".", 1)[1] for s in steps] == [

@@ -233,19 +233,7 @@ def code_table() -> dict[str, Any]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return {
-        "AttributeDefinitions": sorted(
-            table["AttributeDefinitions"], key=lambda a: a["AttributeName"]
-        ),
-        "KeySchema": table["KeySchema"],
-        "GlobalSecondaryIndexes": sorted(
-            (
-                {k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
-                for index in table.get("GlobalSecondaryIndexes", [])
-            ),
-            key=lambda i: i["IndexName"],
-        ),
-    }
+    return table_shape(table)
 
 
 def table_shape(props: dict[str, Any]) -> dict[str, Any]:

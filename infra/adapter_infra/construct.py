@@ -99,6 +99,7 @@ ROUTES: tuple[tuple[apigwv2.HttpMethod, str, bool], ...] = (
 #: The public route, throttled on the API's default stage.
 WEBHOOK_ROUTE = "POST /webhooks/{token}"
 
+#: TransactWriteItems has no IAM action: each item is authorized by its own action.
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -107,7 +108,6 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:TransactWriteItems",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
 ]

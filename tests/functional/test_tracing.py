@@ -5,6 +5,7 @@ Lambda, nothing elsewhere."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -42,17 +43,18 @@ class FakeTrace:
 
     def __init__(self) -> None:
         self.roots: list[Segment] = []
-        self._open: list[Segment] = []
+        self._local = threading.local()  # LocalRuntime runs each message on a thread
 
     @contextlib.contextmanager
     def __call__(self, name: str, annotations: Annotations) -> Iterator[object]:
         segment = Segment(name, dict(annotations))
-        (self._open[-1].children if self._open else self.roots).append(segment)
-        self._open.append(segment)
+        stack: list[Segment] = self._local.__dict__.setdefault("open", [])
+        (stack[-1].children if stack else self.roots).append(segment)
+        stack.append(segment)
         try:
             yield segment
         finally:
-            self._open.pop()
+            stack.pop()
 
     def all(self, name: str) -> list[Segment]:
         found: list[Segment] = []

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ..runtime import Annotations, Runtime, Trace
+from ._logging import logger
 
 
 class _Tracer(Protocol):
@@ -30,13 +31,32 @@ class _Tracer(Protocol):
 _tracer: _Tracer | None = None
 
 
+class _Off:
+    """Stands in for a Tracer that cannot be made."""
+
+    disabled = True
+    provider: Any = None
+
+
 def powertools_tracer() -> _Tracer:
-    """The Tracer of this container (made once; it patches botocore for X-Ray)."""
+    """The Tracer of this container (made once; it patches botocore for X-Ray).
+
+    A package built without the X-Ray SDK (``aws-lambda-powertools`` without its
+    ``[tracer]`` extra) is not traced, with one warning, rather than failing.
+    """
     global _tracer
     if _tracer is None:
-        from aws_lambda_powertools import Tracer
+        try:
+            from aws_lambda_powertools import Tracer
 
-        _tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "adapter-workflows")
+            service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "adapter-workflows"
+            _tracer = Tracer(service=service)
+        except ImportError as exc:
+            logger.warning(
+                "tracing is off: %s; package aws-lambda-powertools[tracer] with the function",
+                exc,
+            )
+            _tracer = _Off()
     return _tracer
 
 

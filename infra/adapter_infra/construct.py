@@ -18,10 +18,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import (
     ArnFormat,
-    Aws,
-    CfnCondition,
     Duration,
-    Fn,
     RemovalPolicy,
     Stack,
     Token,
@@ -30,7 +27,6 @@ from aws_cdk import (
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -52,6 +48,7 @@ from adapter.world._config import (
 )
 from adapter.world.aws import queue_visibility
 
+from .alarms import queue_alarms
 from .bundling import LocalPipBundling
 
 #: Left out of the function package (and of its asset hash).
@@ -99,6 +96,7 @@ ROUTES: tuple[tuple[apigwv2.HttpMethod, str, bool], ...] = (
 #: The public route, throttled on the API's default stage.
 WEBHOOK_ROUTE = "POST /webhooks/{token}"
 
+#: TransactWriteItems has no IAM action: each item is authorized by its own action.
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -107,7 +105,6 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:TransactWriteItems",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
 ]
@@ -237,7 +234,27 @@ class DurableWorkflows(Construct):
             retention_period=Duration.days(14),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
         )
-        self.alarms = self._alarms(alarm_topic_arn)
+        self.alarms = queue_alarms(
+            self,
+            [
+                (
+                    "WorkflowDLQAlarm",
+                    self.workflow_dlq,
+                    "Workflow messages failed 10 times and are in the workflow DLQ.",
+                ),
+                (
+                    "StepDLQAlarm",
+                    self.step_dlq,
+                    "Step messages failed 10 times and are in the step DLQ.",
+                ),
+                (
+                    "ForwardFailureAlarm",
+                    self.forward_failures,
+                    "Messages forwarded to another version failed after Lambda's retries.",
+                ),
+            ],
+            alarm_topic_arn,
+        )
 
         # --- the event log -------------------------------------------------------------
         self.table = dynamodb.Table(
@@ -470,62 +487,3 @@ class DurableWorkflows(Construct):
             ),
         )
         self.forward_invoke_config.apply_removal_policy(RemovalPolicy.RETAIN)
-
-    def _alarms(self, topic_arn: str) -> list[cloudwatch.Alarm]:
-        """An alarm on each queue where messages end that nobody processes any more."""
-        watched = (
-            (
-                "WorkflowDLQAlarm",
-                self.workflow_dlq,
-                "Workflow messages failed 10 times and are in the workflow DLQ.",
-            ),
-            (
-                "StepDLQAlarm",
-                self.step_dlq,
-                "Step messages failed 10 times and are in the step DLQ.",
-            ),
-            (
-                "ForwardFailureAlarm",
-                self.forward_failures,
-                "Messages forwarded to another version failed after Lambda's retries.",
-            ),
-        )
-        actions: object = None
-        if Token.is_unresolved(topic_arn):  # a parameter: only when it is set
-            condition = CfnCondition(
-                self,
-                "HasAlarmTopic",
-                expression=Fn.condition_not(Fn.condition_equals(topic_arn, "")),
-            )
-            actions = Fn.condition_if(condition.logical_id, [topic_arn], Aws.NO_VALUE)
-        elif topic_arn:
-            actions = [topic_arn]
-        alarms = []
-        for alarm_id, queue, description in watched:
-            alarm = cloudwatch.Alarm(
-                self,
-                alarm_id,
-                alarm_description=description,
-                metric=queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(5), statistic="Maximum"
-                ),
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            if actions is not None:
-                cfn_alarm = alarm.node.default_child
-                assert isinstance(cfn_alarm, cloudwatch.CfnAlarm)
-                cfn_alarm.add_property_override("AlarmActions", actions)
-                cfn_alarm.add_property_override("OKActions", actions)
-                # The synth-time validator reads the parameter's empty default into the
-                # ARN; the condition leaves the actions out in exactly that case.
-                cdk.Validations.of(cfn_alarm).acknowledge(
-                    cdk.Acknowledgment(
-                        id="CloudFormation-Validate::F3033",
-                        reason="the actions are left out when the topic ARN is empty",
-                    )
-                )
-            alarms.append(alarm)
-        return alarms

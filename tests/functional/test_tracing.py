@@ -5,6 +5,7 @@ Lambda, nothing elsewhere."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -42,17 +43,18 @@ class FakeTrace:
 
     def __init__(self) -> None:
         self.roots: list[Segment] = []
-        self._open: list[Segment] = []
+        self._local = threading.local()  # LocalRuntime runs each message on a thread
 
     @contextlib.contextmanager
     def __call__(self, name: str, annotations: Annotations) -> Iterator[object]:
         segment = Segment(name, dict(annotations))
-        (self._open[-1].children if self._open else self.roots).append(segment)
-        self._open.append(segment)
+        stack: list[Segment] = self._local.__dict__.setdefault("open", [])
+        (stack[-1].children if stack else self.roots).append(segment)
+        stack.append(segment)
         try:
             yield segment
         finally:
-            self._open.pop()
+            stack.pop()
 
     def all(self, name: str) -> list[Segment]:
         found: list[Segment] = []
@@ -173,3 +175,26 @@ def test_the_lambda_handler_traces_with_the_powertools_tracer(
     ]
     assert all(s.annotations["run_id"] == run.run_id for s in lambda_env.subsegments)
     assert any(s.name == TURN_SEGMENT for s in lambda_env.subsegments)
+
+
+def test_a_package_without_the_xray_sdk_runs_untraced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``aws-lambda-powertools`` without ``[tracer]``: one warning, no failure."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_xray(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("aws_xray_sdk"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(_tracing, "_tracer", None)
+    monkeypatch.setattr(builtins, "__import__", no_xray)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "untraced")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")  # powertools would trace here
+    with LocalRuntime() as rt:
+        attach_tracing(rt.runtime)
+        attach_tracing(rt.runtime)  # a warm container: still no failure
+        assert rt.runtime.trace is no_trace
+    assert isinstance(_tracing._tracer, _tracing._Off)  # the import failed, and was caught
+    assert _tracing.powertools_tracer().disabled

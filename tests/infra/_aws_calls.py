@@ -41,15 +41,23 @@ CLIENT_TYPES = {
 #: Client methods that are not API operations.
 CLIENT_UTILITIES = {"get_paginator", "get_waiter", "can_paginate", "close"}
 
-#: API operations whose IAM action has another name (Service Authorization Reference:
-#: the batch operations are authorized by the single ones, Invoke by InvokeFunction).
-IAM_ACTION = {
-    "lambda:Invoke": "lambda:InvokeFunction",
-    "sqs:SendMessageBatch": "sqs:SendMessage",
-    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
-    "s3:HeadObject": "s3:GetObject",
-    "s3:ListObjectsV2": "s3:ListBucket",
+#: API operations authorized by other IAM actions (Service Authorization Reference:
+#: the SQS batch operations by the single ones, Invoke by InvokeFunction, a DynamoDB
+#: transaction by the action of each item it may hold).
+IAM_ACTIONS = {
+    "lambda:Invoke": ("lambda:InvokeFunction",),
+    "sqs:SendMessageBatch": ("sqs:SendMessage",),
+    "sqs:DeleteMessageBatch": ("sqs:DeleteMessage",),
+    "sqs:ChangeMessageVisibilityBatch": ("sqs:ChangeMessageVisibility",),
+    "s3:HeadObject": ("s3:GetObject",),
+    "s3:ListObjectsV2": ("s3:ListBucket",),
+    "dynamodb:TransactWriteItems": (
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    ),
+    "dynamodb:TransactGetItems": ("dynamodb:GetItem",),
 }
 
 
@@ -68,11 +76,12 @@ def operations(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in model.operation_names}
 
 
-def iam_action(service: str, operation: str) -> str:
+def iam_actions(service: str, operation: str) -> tuple[str, ...]:
+    """The IAM actions that authorize one API operation."""
     model = botocore.session.get_session().get_service_model(service)
     prefix = model.signing_name or model.endpoint_prefix
     action = f"{prefix}:{operation}"
-    return IAM_ACTION.get(action, action)
+    return IAM_ACTIONS.get(action, (action,))
 
 
 def _name(node: ast.expr) -> str | None:
@@ -174,7 +183,7 @@ def calls_in(source: str, where: str) -> tuple[list[Call], list[str]]:
         if operation is None:
             unknown.append(f"{at}: {receiver}.{method} is no {service} operation")
             continue
-        found.append(Call(iam_action(service, operation), at))
+        found += [Call(action, at) for action in iam_actions(service, operation)]
     return found, unknown
 
 

@@ -70,7 +70,6 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:TransactWriteItems",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
 ]

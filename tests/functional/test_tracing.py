@@ -143,6 +143,8 @@ def test_segments_become_annotated_subsegments() -> None:
 def test_nothing_is_attached_when_tracing_is_off_or_outside_lambda(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # An earlier test may have made the process's Tracer (a Lambda-like environment).
+    monkeypatch.setattr(_tracing, "_tracer", None)
     with LocalRuntime() as rt:
         attach_tracing(rt.runtime, SimpleNamespace(disabled=True, provider=FakeProvider()))
         assert rt.runtime.trace is no_trace
@@ -188,7 +190,13 @@ def test_a_package_without_the_xray_sdk_runs_untraced(monkeypatch: pytest.Monkey
             raise ModuleNotFoundError(f"No module named {name!r}")
         return real_import(name, *args, **kwargs)
 
+    import sys
+
     monkeypatch.setattr(_tracing, "_tracer", None)
+    for name in [
+        m for m in sys.modules if m.startswith(("aws_xray_sdk", "aws_lambda_powertools.tracing"))
+    ]:
+        monkeypatch.setitem(sys.modules, name, None)  # imported by an earlier test
     monkeypatch.setattr(builtins, "__import__", no_xray)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "untraced")
     monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")  # powertools would trace here

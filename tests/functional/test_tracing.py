@@ -190,13 +190,15 @@ def test_a_package_without_the_xray_sdk_runs_untraced(monkeypatch: pytest.Monkey
             raise ModuleNotFoundError(f"No module named {name!r}")
         return real_import(name, *args, **kwargs)
 
-    import sys
+    import aws_lambda_powertools
+
+    def tracer_without_sdk(**_: Any) -> Any:
+        # What powertools raises once its X-Ray provider imports the missing SDK (the
+        # SDK may be imported already in this process, by an earlier test).
+        raise ModuleNotFoundError("No module named 'aws_xray_sdk'")
 
     monkeypatch.setattr(_tracing, "_tracer", None)
-    for name in [
-        m for m in sys.modules if m.startswith(("aws_xray_sdk", "aws_lambda_powertools.tracing"))
-    ]:
-        monkeypatch.setitem(sys.modules, name, None)  # imported by an earlier test
+    monkeypatch.setattr(aws_lambda_powertools, "Tracer", tracer_without_sdk)
     monkeypatch.setattr(builtins, "__import__", no_xray)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "untraced")
     monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")  # powertools would trace here

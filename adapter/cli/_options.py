@@ -29,17 +29,22 @@ def _untyped_flags(params: list[Any]) -> list[Any]:
     return params
 
 
+# ``ctx`` is typed ``Any`` below: the base classes take the Context of the click that typer
+# bundles (``typer._click``, private, absent before typer 0.26), which ``typer.Context``
+# only subclasses, so naming the public one would narrow the override.
+
+
 class Command(TyperCommand):
     """A command whose help lists flags (``--json``, ``--wait``, ``--help``) without a type."""
 
-    def get_params(self, ctx: typer.Context) -> list[Any]:
+    def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
 
 
 class Group(TyperGroup):
     """A command group whose help lists flags without a type."""
 
-    def get_params(self, ctx: typer.Context) -> list[Any]:
+    def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
 
 

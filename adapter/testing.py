@@ -125,6 +125,7 @@ class LocalRuntime:
         self.env: dict[str, str] = {}
         self.function_name = ""
         self._woken: set[tuple[str, int]] = set()
+        self._woken_stale: set[tuple[str, int]] = set()
         self.forwarded: list[Message] = []
         """Messages the live version forwarded to the version their run is pinned to."""
 
@@ -322,6 +323,15 @@ class LocalRuntime:
     def _wait(self, run_id: str, timeout: float | None) -> RunRecord:
         # Drive the stack until the run ends. Called from `Run.result()`, possibly
         # inside a step that polls a child: the caller's own message stays in flight.
+        # The timeout is virtual time: the clock moves no further than it.
+        give_up = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
+
+        def out_of_time(moment: datetime | None) -> bool:
+            if give_up is None or (moment is not None and moment <= give_up):
+                return False
+            self.clock.advance_to(give_up)
+            return True
+
         while True:
             # Every message is processed by one of our runtimes: until one of them saw
             # the run end, it has not (a cache may have forgotten it: idle, we read).
@@ -336,18 +346,24 @@ class LocalRuntime:
             if record.ended:
                 return record
             due = self._next_due()
+            if out_of_time(due):
+                raise RunTimeoutError(f"run {run_id} did not end within {timeout} s")
             if due is not None:
                 self.clock.advance_to(due)
-            elif not self._wake_stalled():
+            elif not self._wake_stalled(until=give_up):
+                if give_up is not None:
+                    self.clock.advance_to(give_up)
+                    raise RunTimeoutError(f"run {run_id} did not end within {timeout} s")
                 raise RunTimeoutError(
                     f"run {run_id} has not ended and nothing is scheduled: it waits on "
                     "something outside this runtime (a hook to resume?)"
                 )
 
-    def _wake_stalled(self) -> bool:
+    def _wake_stalled(self, until: datetime | None = None) -> bool:
         """When nothing is queued, do what the stall sweep does on AWS (see
         ``Runtime.wake_stalled``): wake runs a dead caller left without a message. Each
         run at each point of its log is woken once, so a run that truly waits stays idle.
+        The clock moves to when the sweep would find a run overdue, never past ``until``.
         """
 
         def sweep() -> bool:
@@ -356,31 +372,42 @@ class LocalRuntime:
             try:
                 if self.runtime.wake_stalled(timedelta(0), already=self._woken):
                     return True
-                # Nothing is queued at all. A run asleep whose timer message was lost is
-                # woken on AWS by the sweep once the sleep is overdue: move the clock
+                # Nothing is queued at all. A run asleep whose timer message was lost,
+                # or whose step message was, is woken on AWS by the sweep once that is
+                # overdue, and its turn sends the lost work again: move the clock
                 # there, as time would pass.
-                overdue = self._overdue_sleep()
-                if overdue is None:
+                overdue = self._overdue()
+                if overdue is None or (until is not None and overdue > until):
                     return False
                 self.clock.advance_to(overdue)
-                return bool(self.runtime.wake_stalled(timedelta(0), already=self._woken))
+                stale = self.runtime.stale_after
+                return bool(self.runtime.wake_stalled(stale, already=self._woken_stale))
             except BaseException:
                 logger.warning("the stalled-run sweep failed", exc_info=True)
                 return False
 
         return self._invoke(sweep)
 
-    def _overdue_sleep(self) -> datetime | None:
-        """When the earliest sleep of a run idle in a sleep is overdue for the sweep."""
-        now = self.clock.now()
-        moments = [
-            run.idle_until
-            for run in self.runtime.world.list_runs(
-                workflow_name=None, status="running", limit=1000
-            )
-            if run.idle and run.idle_until is not None and run.idle_until > now and not run.stuck
-        ]
-        return min(moments) + self.runtime.stale_after if moments else None
+    def _overdue(self) -> datetime | None:
+        """When the sweep first finds a running run overdue: a run idle in a sleep once
+        the sleep is, any other once its newest event is older than ``stale_after``."""
+        world = self.runtime.world
+        moments: list[datetime] = []
+        for run in world.list_runs(workflow_name=None, status="running", limit=1000):
+            if run.stuck:
+                continue
+            if run.idle:
+                if run.idle_until is not None:
+                    moments.append(run.idle_until)
+                continue
+            if (run.run_id, run.last_seq) in self._woken_stale:
+                continue
+            fresh = world.get_run(run.run_id)
+            if fresh is not None and not fresh.ended:
+                moments.append(fresh.newest_at or fresh.updated_at or fresh.created_at)
+        later = [m + self.runtime.stale_after for m in moments]
+        due = [m for m in later if m > self.clock.now()]
+        return min(due) if due else None
 
     def _invoke(self, invocation: Callable[[], _T]) -> _T:
         """Run ``invocation`` as Lambda would run an invocation: on a thread of its own.

@@ -184,7 +184,9 @@ def _give_up(
     )
     try:
         if transient:
-            runtime.mark_stuck(run_id, f"{what}. When AWS is back: adapter runs redrive")
+            runtime.mark_stuck(
+                run_id, f"{what}. When AWS is back: adapter runs redrive", kind="transient"
+            )
         elif isinstance(exc, DeploymentNotFoundError):
             runtime.mark_stuck(
                 run_id,

@@ -135,7 +135,7 @@ def history(run_id: str) -> tuple[RunRecord, list[Event]]:
     Raises:
         RunNotFoundError: when no run has that id.
     """
-    record, events = current_runtime().history(run_id)
+    record, events = current_runtime().readable_history(run_id)
     if record is None:
         raise RunNotFoundError(run_id)
     return record, events

@@ -1,9 +1,10 @@
 """Intents from outside a run's own messages: end it, deliver a hook payload, wake a
-sleep, mark it stuck, and bring a stuck or failed run back."""
+sleep, mark it stuck, bring a stuck or failed run back, and redrive dead letters."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from ..core import serde
@@ -16,6 +17,7 @@ from ..core.errors import (
     WorldError,
 )
 from ..core.events import ErrorInfo, Event, RunResumed, RunResumedData
+from ..core.messages import parse_message
 from ..world import RunRecord, RunUpdate, StuckMark
 from . import _decide as decide
 from ._commit import Attempt, commit
@@ -48,12 +50,9 @@ def end(
         RunNotFoundError: no such run.
     """
 
-    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision | None:
-        if run is None:
-            raise RunNotFoundError(run_id)
-        if run.ended:
-            return None
-        return decide.end(run, RunState.fold(events), status, error, services.clock())
+    decider = _while_open(
+        run_id, lambda run, state: decide.end(run, state, status, error, services.clock())
+    )
 
     try:
         decision = commit(services, run_id, decider, fresh=True)
@@ -70,6 +69,21 @@ def end(
     services.live_turns.discard(run_id)
     logger.info("run %s %s", run_id, status, extra={"run_id": run_id})
     return True
+
+
+def _while_open(
+    run_id: str, then: Callable[[RunRecord, RunState], decide.Decision]
+) -> Callable[[RunRecord | None, list[Event], Attempt], decide.Decision | None]:
+    """A decider that applies ``then`` to a run that has not ended (nothing once it has)."""
+
+    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision | None:
+        if run is None:
+            raise RunNotFoundError(run_id)
+        if run.ended:
+            return None
+        return then(run, RunState.fold(events))
+
+    return decider
 
 
 def fail_unreadable(services: Services, run_id: str, exc: UnreadableHistoryError) -> None:
@@ -144,12 +158,9 @@ def wake(services: Services, run_id: str, correlation_id: str | None = None) -> 
         RunNotFoundError: no such run.
     """
 
-    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision | None:
-        if run is None:
-            raise RunNotFoundError(run_id)
-        if run.ended:
-            return None
-        return decide.wake(run, RunState.fold(events), services.clock(), correlation_id)
+    decider = _while_open(
+        run_id, lambda run, state: decide.wake(run, state, services.clock(), correlation_id)
+    )
 
     decision = commit(services, run_id, decider, fresh=True)
     woken: list[str] = decision.value if decision is not None and decision.value else []
@@ -227,3 +238,32 @@ def _send_open_work(services: Services, run: RunRecord, state: RunState) -> None
         for w in state.open_waits()
     ]
     services.dispatch.send(*out)
+
+
+def redrive(services: Services, limit: int | None = None) -> dict[str, int]:
+    """Move dead-lettered messages back to their queues (at most ``limit`` per queue).
+
+    The stuck marks of their runs are cleared: the runs are back on the normal path,
+    and marked again if their messages keep failing.
+
+    Returns:
+        How many messages moved, by queue (``"workflow"``, ``"step"``).
+    """
+    moved: dict[str, int] = {}
+    runs: set[str] = set()
+    for kind in ("workflow", "step"):
+        bodies = services.world.redrive(kind, limit)
+        moved[kind] = len(bodies)
+        for body in bodies:
+            try:
+                runs.add(parse_message(body).run_id)
+            except ValueError:
+                logger.warning("redriven %s message is not one of ours: %.200s", kind, body)
+    for run_id in sorted(runs):
+        run = services.world.get_run(run_id)
+        if run is not None and run.stuck is not None:
+            services.world.mark_stuck(run_id, None)
+            services.journal.forget(run_id)
+    if moved["workflow"] or moved["step"]:
+        logger.info("redrove %(workflow)d workflow and %(step)d step message(s)", moved)
+    return moved

@@ -228,6 +228,14 @@ class Runtime(Services):
         """Bring back a stuck run, or one the runtime failed (see ``_recovery.retry``)."""
         return _recovery.retry(self, run_id)
 
+    def redrive(self, limit: int | None = None) -> dict[str, int]:
+        """Move dead-lettered messages back to their queues; clear their runs' stuck marks.
+
+        Returns:
+            How many messages moved, by queue (``"workflow"``, ``"step"``).
+        """
+        return _recovery.redrive(self, limit)
+
     def wake(self, run_id: str, correlation_id: str | None = None) -> list[str]:
         """Complete the run's pending sleeps now; return the ones woken."""
         return _recovery.wake(self, run_id, correlation_id)

@@ -2,6 +2,7 @@
 
 from ._base import (
     RUN_STATUSES,
+    STUCK,
     TERMINAL_STATUSES,
     UNREADABLE,
     AppendBatch,
@@ -19,6 +20,7 @@ from ._base import (
 
 __all__ = [
     "RUN_STATUSES",
+    "STUCK",
     "TERMINAL_STATUSES",
     "UNREADABLE",
     "AppendBatch",

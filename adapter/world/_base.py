@@ -17,6 +17,8 @@ from ..core.messages import Message
 RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 RUN_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled")
+STUCK = "stuck"
+"""Pseudo-status for ``list_runs``: runs (pending or running) marked as unable to advance."""
 UNREADABLE = "$unreadable"
 """Key of the tree a run item's payload reads as when it cannot be read back: its value
 says why (reads of a run's status must work when a payload object is gone)."""
@@ -198,7 +200,15 @@ class World(Protocol):
     def list_runs(
         self, *, workflow_name: str | None, status: str | None, limit: int
     ) -> list[RunRecord]:
-        """Runs newest first, optionally filtered."""
+        """Runs newest first, optionally filtered (``status=STUCK``: the stuck ones)."""
+        ...
+
+    def redrive(self, kind: str, limit: int | None = None) -> list[str]:
+        """Move messages of the ``kind`` queue's dead-letter queue back to it.
+
+        Each message is sent again before it is deleted from the DLQ, so a crash in
+        between sends it twice, never loses it. Returns the bodies moved.
+        """
         ...
 
     def read(

@@ -214,7 +214,9 @@ def run_update(
     else:
         removes.append("idle_until")
     if update is not None and update.reopen:
-        removes += ["completed_at", "error", "error_ref"]
+        for attr in ("completed_at", "error", "error_ref"):  # `error` is a reserved word
+            names[f"#rm_{attr}"] = attr
+            removes.append(f"#rm_{attr}")
     if update is not None:
         fields: dict[str, Any] = {}
         if update.status:

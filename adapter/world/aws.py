@@ -19,11 +19,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..core.errors import ConflictError, WorldError
+from ..core.errors import WorldError
 from ..core.events import Event
 from . import _items as items
 from ._base import (
     RUN_STATUSES,
+    STUCK,
     AppendBatch,
     HookRecord,
     Outgoing,
@@ -43,8 +44,10 @@ from ._config import (
     MAX_RECEIVE_COUNT,
     AwsConfig,
 )
+from ._faults import conflict, is_cancelled, is_refused, is_transient
 from ._lambda import LambdaFunction
 from ._payloads import PayloadStore
+from ._queues import MAX_VISIBILITY, SQS_MAX_DELAY, Queues
 from ._resources import create_resources
 
 if TYPE_CHECKING:
@@ -78,9 +81,6 @@ logger = logging.getLogger(__name__)
 # DynamoDB caps a transaction at 100 items and 4 MB; keep a margin on the bytes.
 _MAX_TRANSACT_ITEMS = 100
 _MAX_TRANSACT_BYTES = 3_500_000
-_SQS_BATCH = 10
-SQS_MAX_DELAY = 900
-MAX_VISIBILITY = 12 * 3600  # SQS's longest visibility timeout
 
 # A unit of an append: its events' attributes and its hook writes, each with its role.
 _PackedUnit = tuple[Unit, list[dict[str, Any]], list[tuple[tuple[str, str], dict[str, Any]]]]
@@ -129,7 +129,7 @@ class AwsWorld:
     ) -> None:
         self.config = config
         self._ddb: DynamoDBClient = dynamodb or boto3.client("dynamodb", config=_BOTO_CONFIG)
-        self._sqs: SQSClient = sqs or boto3.client("sqs", config=_BOTO_CONFIG)
+        self.queues = Queues(sqs or boto3.client("sqs", config=_BOTO_CONFIG), config)
         if s3 is None and config.bucket_name:
             s3 = boto3.client("s3", config=_BOTO_CONFIG)
         self.payloads = PayloadStore(s3, config.bucket_name)
@@ -161,7 +161,7 @@ class AwsWorld:
             self._ddb.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
             return record, True
         except ClientError as exc:
-            if not idempotency_key or not _is_cancelled(exc):
+            if not idempotency_key or not is_cancelled(exc):
                 raise WorldError(f"could not create run {record.run_id}: {exc}") from exc
         existing = self._ddb.get_item(
             TableName=self._table, Key=items.idem_key(idempotency_key), ConsistentRead=True
@@ -214,13 +214,15 @@ class AwsWorld:
         try:
             self._ddb.update_item(**items.stuck_update(self._table, run_id, mark))
         except ClientError as exc:
-            if _is_cancelled(exc):
+            if is_cancelled(exc):
                 return  # no such run: nothing to mark
             raise
 
     def list_runs(
         self, *, workflow_name: str | None, status: str | None, limit: int
     ) -> list[RunRecord]:
+        if status == STUCK:
+            return self._stuck_runs(workflow_name, limit)
         if workflow_name is not None:
             found = self._query_index("by_workflow", "workflow_name", workflow_name, limit, status)
         else:
@@ -237,8 +239,25 @@ class AwsWorld:
                 latest[record.run_id] = record
         return sorted(latest.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
 
+    def _stuck_runs(self, workflow_name: str | None, limit: int) -> list[RunRecord]:
+        # A stuck run keeps its status (pending or running) and carries the mark.
+        found = [
+            r
+            for st in ("pending", "running")
+            for r in self._query_index("by_status", "status", st, limit, stuck_only=True)
+            if workflow_name is None or r.workflow_name == workflow_name
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
+
     def _query_index(
-        self, index: str, key: str, value: str, limit: int, status_filter: str | None = None
+        self,
+        index: str,
+        key: str,
+        value: str,
+        limit: int,
+        status_filter: str | None = None,
+        *,
+        stuck_only: bool = False,
     ) -> list[RunRecord]:
         params: dict[str, Any] = {
             "TableName": self._table,
@@ -253,12 +272,25 @@ class AwsWorld:
             params["FilterExpression"] = "#status = :status"
             params["ExpressionAttributeNames"]["#status"] = "status"
             params["ExpressionAttributeValues"][":status"] = items.s(status_filter)
+        if stuck_only:
+            params["FilterExpression"] = "attribute_exists(stuck_reason)"
         found: list[RunRecord] = []
         for item in self._paginate(params):
             found.append(items.run_from_item(item, self.payloads))
             if len(found) >= limit:
                 break
         return found
+
+    # --- messages ------------------------------------------------------------------------
+
+    def send(self, messages: Sequence[Outgoing]) -> None:
+        self.queues.send(messages)
+
+    def postpone(self, kind: str, receipt_handle: str, seconds: int) -> None:
+        self.queues.postpone(kind, receipt_handle, seconds)
+
+    def redrive(self, kind: str, limit: int | None = None) -> list[str]:
+        return self.queues.redrive(kind, limit)
 
     # --- the log, steps and hooks --------------------------------------------------------
 
@@ -322,13 +354,13 @@ class AwsWorld:
                 else:
                     self._ddb.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
             except ClientError as exc:
-                if _is_refused(exc):
+                if is_refused(exc):
                     raise WorldError(f"DynamoDB refused the append to run {run_id}: {exc}") from exc
-                if not _is_cancelled(exc):
+                if not is_cancelled(exc):
                     raise
-                conflict = _conflict(run_id, seq, exc, roles)
-                conflict.committed_seq = seq  # earlier chunks of this batch did commit
-                raise conflict from exc
+                lost = conflict(run_id, seq, exc, roles)
+                lost.committed_seq = seq  # earlier chunks of this batch did commit
+                raise lost from exc
             seq = new_seq
         return seq
 
@@ -401,130 +433,6 @@ class AwsWorld:
 
     # --- queues ------------------------------------------------------------------------
 
-    def postpone(self, kind: str, receipt_handle: str, seconds: int) -> None:
-        url = self.config.step_queue_url if kind == "step" else self.config.workflow_queue_url
-        self._sqs.change_message_visibility(
-            QueueUrl=url,
-            ReceiptHandle=receipt_handle,
-            VisibilityTimeout=max(0, min(MAX_VISIBILITY, int(seconds))),
-        )
-
-    def send(self, messages: Sequence[Outgoing]) -> None:
-        by_queue: dict[str, list[Outgoing]] = {}
-        for out in messages:
-            url = (
-                self.config.step_queue_url
-                if out.message.kind == "step"
-                else self.config.workflow_queue_url
-            )
-            by_queue.setdefault(url, []).append(out)
-        for url, outs in by_queue.items():
-            for start in range(0, len(outs), _SQS_BATCH):
-                self._send_batch(url, outs[start : start + _SQS_BATCH])
-
-    def _send_batch(self, url: str, outs: Sequence[Outgoing]) -> None:
-        if len(outs) == 1:
-            self._sqs.send_message(
-                QueueUrl=url,
-                MessageBody=outs[0].message.model_dump_json(exclude_none=True),
-                DelaySeconds=outs[0].delay_seconds,
-            )
-            return
-        entries = {
-            str(i): {
-                "Id": str(i),
-                "MessageBody": out.message.model_dump_json(exclude_none=True),
-                "DelaySeconds": out.delay_seconds,
-            }
-            for i, out in enumerate(outs)
-        }
-        failed: list[Any] = []
-        for _ in range(3):
-            answer = self._sqs.send_message_batch(QueueUrl=url, Entries=list(entries.values()))  # type: ignore[arg-type]
-            failed = answer.get("Failed", [])
-            if not failed:
-                return
-            entries = {f["Id"]: entries[f["Id"]] for f in failed}
-        raise WorldError(f"could not send {len(entries)} message(s) to {url}: {failed}")
-
-
-_TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "InternalServerError",
-        "InternalFailure",
-        "InternalError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "TransactionInProgressException",
-        "KMSThrottlingException",
-    }
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is AWS being unavailable for a while (throttling, a 5xx, a
-    timeout, a dropped connection) rather than a mistake that would fail again.
-
-    Such errors say nothing about the run: they must not fail it nor use up a step's
-    retries, only delay its message.
-    """
-    from botocore.exceptions import (
-        ConnectionClosedError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        ReadTimeoutError,
-    )
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(
-            current,
-            (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError),
-        ):
-            return True
-        if isinstance(current, ClientError):
-            error = current.response.get("Error", {})
-            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            return error.get("Code", "") in _TRANSIENT_CODES or int(status or 0) >= 500
-        current = current.__cause__ or current.__context__
-    return False
-
 
 def _progress(record: RunRecord) -> int:
     return {"pending": 0, "running": 1}.get(record.status, 2)
-
-
-def _is_cancelled(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code", "")
-    return code in ("TransactionCanceledException", "ConditionalCheckFailedException")
-
-
-def _is_refused(exc: ClientError) -> bool:
-    """A request DynamoDB will never accept as it is (no race, no outage): retrying the
-    same write cannot help, so it must not be mistaken for a transient error."""
-    return exc.response.get("Error", {}).get("Code", "") == "ValidationException"
-
-
-def _conflict(
-    run_id: str, seq: int, exc: ClientError, roles: list[tuple[str, str]]
-) -> ConflictError:
-    """Say which condition failed: the run's seq or a hook token."""
-    reasons = exc.response.get("CancellationReasons", [])
-    failed = [roles[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-    if not failed or failed[0][0] in ("run", "event"):
-        return ConflictError(f"run {run_id} moved past seq {seq}", reason="seq")
-    _, token = failed[0]
-    return ConflictError(
-        f"hook token {token!r} is held by another run", reason="hook", detail=token
-    )

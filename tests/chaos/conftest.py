@@ -63,6 +63,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         "runs_completed",
         "runs_failed_by_design",
         "runs_lost",
+        "runs_doubled",
+        "runs_stuck",
         "result_mismatches",
         "invariant_violations",
         "faults_injected",
@@ -81,6 +83,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for s in report["details"]:
         write(
             f"  {s['scenario']:<38} runs={s['runs']:<4} lost={s['runs_lost']:<2} "
+            f"doubled={s.get('runs_doubled', 0):<2} stuck={s.get('runs_stuck', 0):<2} "
             f"faults={s['faults'].get('faults', 0):<4} msgs={s.get('messages', '-')!s:<5} "
             f"violations={s['invariant_violations']:<3} "
             f"{s['seconds']:>6.1f}s"

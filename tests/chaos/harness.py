@@ -88,6 +88,8 @@ class ChaosReport:
             "runs_completed": self.total("runs_completed"),
             "runs_failed_by_design": self.total("runs_failed_by_design"),
             "runs_lost": self.runs_lost,
+            "runs_doubled": self.total("runs_doubled"),
+            "runs_stuck": self.total("runs_stuck"),
             "result_mismatches": self.total("result_mismatches"),
             "invariant_violations": self.total("invariant_violations"),
             "faults_injected": sum(by_kind.values()),
@@ -216,6 +218,13 @@ class RunCheck:
     result: Any
     expected: Any
     problems: list[str] = field(default_factory=list)
+    stuck: bool = False
+    """Not ended, and marked stuck (visible, recoverable: still counted as lost)."""
+
+    @property
+    def doubled(self) -> bool:
+        """Something recorded twice in its log (a step's outcome, a wait, an end)."""
+        return any(" times" in p for p in self.problems)
 
     @property
     def lost(self) -> bool:
@@ -442,7 +451,13 @@ def verify(
                 )
             expected = base_result
         check = RunCheck(
-            job.label, run_id, record.status, job.expect_status, outcome(record), expected
+            job.label,
+            run_id,
+            record.status,
+            job.expect_status,
+            outcome(record),
+            expected,
+            stuck=record.stuck is not None and not record.ended,
         )
         check.problems.extend(log_violations(events, record.last_seq))
         check.problems.extend(f"result without execution: {k}" for k in unexecuted_results(events))
@@ -507,6 +522,8 @@ def scenario_entry(result: ScenarioResult, config: FaultConfig) -> dict[str, Any
             c.status == "failed" and c.expect_status == "failed" for c in checks
         ),
         "runs_lost": sum(c.lost for c in checks),
+        "runs_doubled": sum(c.doubled for c in checks),
+        "runs_stuck": sum(c.stuck for c in checks),
         "result_mismatches": sum(c.mismatch for c in checks),
         "invariant_violations": len(result.violations),
         "violations": result.violations[:20],

@@ -194,6 +194,32 @@ async def big(size: int) -> int:
     return await measure(text)
 
 
+@CHAOS.workflow(name="chaos.big_nap")
+async def big_nap(size: int) -> int:
+    text = await blob(size)  # in S3 while the run sleeps
+    await sleep("40d")
+    return await measure(text)
+
+
+@CHAOS.step(name="chaos.huge_failure")
+def huge_failure(size: int) -> None:
+    executed("chaos.huge_failure")
+    raise FatalError("x" * size)  # an error over DynamoDB's item limit
+
+
+@CHAOS.workflow(name="chaos.oversized")
+async def oversized(size: int) -> dict[str, Any]:
+    try:
+        await huge_failure(size)
+    except FatalError as exc:
+        return {
+            "caught": type(exc).__name__,
+            "kept": exc.message.startswith("xxxx"),
+            "truncated": len(exc.message) < size,
+        }
+    return {"caught": None}
+
+
 # --- delivery scenarios: a step outliving its lease, a Lambda timeout --------------------
 
 on_first_attempt: dict[str, Any] = {}

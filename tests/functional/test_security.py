@@ -48,3 +48,22 @@ def test_generated_hook_tokens_carry_at_least_128_random_bits(rt: LocalRuntime) 
     assert all(len(t) >= 22 and t.replace("-", "").replace("_", "").isalnum() for t in tokens)
     source = (PACKAGE / "core" / "_replay.py").read_text()
     assert "secrets.token_urlsafe(24)" in source  # from the OS CSPRNG, 192 bits
+
+
+@workflow
+async def innocent(x: int) -> int:
+    return x
+
+
+def test_a_crafted_idempotency_key_does_not_make_a_run_another_runs_child(
+    rt: LocalRuntime,
+) -> None:
+    from adapter.runtime import child_runs, parent_of
+
+    victim = start(innocent, args=[1])
+    victim.return_value  # noqa: B018 - let it finish
+    # The key a step of `victim` would derive for its first spawn.
+    forged = start(innocent, args=[2], idempotency_key=f"{victim.run_id}:s1:1")
+    forged.return_value  # noqa: B018
+    assert child_runs(victim.run_id) == []
+    assert parent_of(rt.runtime.get_record(forged.run_id)) is None

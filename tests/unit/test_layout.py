@@ -1,0 +1,133 @@
+"""The package's shape: no import cycles, small modules, each layer importing only
+what it may (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2] / "adapter"
+MAX_LINES = 500
+
+# What each layer may import from the others (the rest of adapter is off limits).
+ALLOWED = {
+    "core": set(),
+    "world": {"core"},
+    "runtime": {"core", "world"},
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def _is_package(name: str) -> bool:
+    return MODULES[name].name == "__init__.py"
+
+
+def _runtime_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import, at any depth, except those under ``if TYPE_CHECKING:``."""
+
+    def walk(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                yield from (n for s in child.orelse for n in walk_one(s))
+                continue
+            yield from walk_one(child)
+
+    def walk_one(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        else:
+            yield from walk(node)
+
+    yield from walk(tree)
+
+
+def _ancestors(name: str) -> set[str]:
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
+def imports_of(name: str) -> set[str]:
+    """The modules of ``adapter`` that module ``name`` imports when it runs."""
+    tree = ast.parse(MODULES[name].read_text())
+    package = name if _is_package(name) else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in _runtime_imports(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            targets = [prefix]
+            # `from . import _items` names a submodule, not an attribute.
+            targets += [f"{prefix}.{alias.name}" for alias in node.names]
+        for target in targets:
+            while target and target not in MODULES:
+                target = target.rpartition(".")[0]
+            # A module importing through its own package (`from . import x`) runs
+            # while that package initializes: not an edge to it.
+            if target and target != name and target not in _ancestors(name):
+                found.add(target)
+    return found
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def _cycle_through(start: str) -> list[str] | None:
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in GRAPH[node]:
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def test_the_import_walk_sees_the_imports() -> None:
+    assert "adapter.runtime._services" in GRAPH["adapter.runtime._runtime"]
+    assert "adapter.world._items" in GRAPH["adapter.world.aws"]
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_import_cycle(name: str) -> None:
+    cycle = _cycle_through(name)
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_module_is_small(name: str) -> None:
+    lines = len(MODULES[name].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines (split it by concept)"
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_layer_imports_only_what_it_may(layer: str) -> None:
+    own = f"adapter.{layer}"
+    bad = {
+        f"{name} -> {target}"
+        for name, targets in GRAPH.items()
+        if name == own or name.startswith(own + ".")
+        for target in targets
+        if target.startswith("adapter.") and target.split(".")[1] not in ALLOWED[layer] | {layer}
+    }
+    assert sorted(bad) == []

@@ -35,6 +35,7 @@ COMMANDS = [
     ["runs", "redrive"],
     ["hooks"],
     ["hooks", "resume"],
+    ["ui"],
 ]
 
 

@@ -10,6 +10,12 @@ The function package is bundled locally (pip, no Docker); see adapter_infra/bund
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+# The construct reads its names and rules from the adapter package: the repository's
+# copy, whether or not it is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aws_cdk as cdk
 from adapter_infra.stack import AdapterStack

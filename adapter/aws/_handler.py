@@ -14,6 +14,7 @@ from ._http import is_api_event, process_api_event
 from ._logging import logger, setup_lambda_logging
 from ._metrics import attach_metrics, metrics
 from ._sqs import is_sqs_event, process_sqs_event
+from ._tracing import attach_tracing
 
 
 def process_forwarded(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -65,6 +66,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
     runtime = current_runtime()  # the environment's, or an active LocalRuntime's
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         attach_metrics(runtime)
+        attach_tracing(runtime)  # X-Ray subsegments per turn and step attempt
     try:
         if forwarded:
             return process_forwarded(event, runtime)

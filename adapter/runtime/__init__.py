@@ -12,19 +12,32 @@ from ._env import (
     reset_env_runtime,
 )
 from ._runtime import Runtime
-from ._services import STALE_AFTER, Services, utc_now
+from ._services import (
+    STALE_AFTER,
+    STEP_SEGMENT,
+    TURN_SEGMENT,
+    Annotations,
+    Services,
+    Trace,
+    no_trace,
+    utc_now,
+)
 from ._step import backoff_delay, loop_running, run_step_attempt
 from ._turn import run_workflow_turn
 from ._views import child_runs, event_json, parent_of, run_json, timeline_json
 
 __all__ = [
     "STALE_AFTER",
+    "STEP_SEGMENT",
+    "TURN_SEGMENT",
+    "Annotations",
     "DeploymentNotFoundError",
     "Deployments",
     "Run",
     "Runtime",
     "Services",
     "StepBusyError",
+    "Trace",
     "activate",
     "active_runtime",
     "backoff_delay",
@@ -37,6 +50,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "loop_running",
+    "no_trace",
     "page_runs",
     "parent_of",
     "reset_env_runtime",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from typing import Any
 
 from ..core.messages import Message
@@ -62,11 +63,14 @@ def _build_env_runtime() -> Runtime:
     stack = connect()
     world, function = stack.world, stack.function
     api_url = world.config.api_url or ""
+    # Outside an invocation (no deadline known) a step attempt owns its step for one
+    # function timeout; inside one, until its deadline (see Services.lease_until).
+    lease = timedelta(seconds=world.config.function_timeout)
     version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
     if function is None:
         current = version or "$LATEST"
         deployments = Deployments(current, {current: default_registry})
-        return Runtime(world, deployments=deployments, api_url=api_url)
+        return Runtime(world, deployments=deployments, api_url=api_url, step_lease=lease)
     lambda_function = function
     if version:
         deployments = Deployments(version, {version: default_registry}, function=function)
@@ -77,7 +81,9 @@ def _build_env_runtime() -> Runtime:
     def forward(message: Message, receive_count: int) -> None:
         lambda_function.invoke_async(message.deployment_id, forward_payload(message, receive_count))
 
-    return Runtime(world, deployments=deployments, forwarder=forward, api_url=api_url)
+    return Runtime(
+        world, deployments=deployments, forwarder=forward, api_url=api_url, step_lease=lease
+    )
 
 
 def forward_payload(message: Message, receive_count: int) -> dict[str, Any]:

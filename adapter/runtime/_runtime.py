@@ -30,7 +30,16 @@ from . import _recovery, _sweep
 from ._deployments import Deployments
 from ._journal import History
 from ._messages import step_message, workflow_message
-from ._services import DEFAULT_STEP_LEASE, STALE_AFTER, Clock, Services, utc_now, wall_pause
+from ._services import (
+    DEFAULT_STEP_LEASE,
+    STALE_AFTER,
+    Clock,
+    Services,
+    Trace,
+    no_trace,
+    utc_now,
+    wall_pause,
+)
 from ._step import run_step_attempt
 from ._turn import run_workflow_turn
 
@@ -56,6 +65,7 @@ class Runtime(Services):
             version's code is not loaded here (on AWS: an async Lambda invoke).
         pause_until: See :class:`Services`.
         stale_after: See :class:`Services`.
+        trace: See :class:`Services`.
     """
 
     def __init__(
@@ -70,6 +80,7 @@ class Runtime(Services):
         forwarder: Forwarder | None = None,
         pause_until: Callable[[datetime], None] = wall_pause,
         stale_after: timedelta = STALE_AFTER,
+        trace: Trace = no_trace,
     ) -> None:
         super().__init__(
             world,
@@ -79,6 +90,7 @@ class Runtime(Services):
             api_url=api_url,
             pause_until=pause_until,
             stale_after=stale_after,
+            trace=trace,
         )
         self._forwarder = forwarder
         self._waiter = waiter

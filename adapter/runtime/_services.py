@@ -8,8 +8,10 @@ which take the services, not the runtime: nothing here imports back.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from ..world import World
@@ -19,6 +21,15 @@ from ._live import LiveTurns
 from ._messages import Dispatcher
 
 Clock = Callable[[], datetime]
+Annotations = Mapping[str, str | int | bool]
+Trace = Callable[[str, Annotations], AbstractContextManager[object]]
+"""Opens a trace segment named by its first argument, with the annotations of the
+second (``run_id``, ``step_name``...), around the work done inside it."""
+
+TURN_SEGMENT = "## workflow turn"
+"""The trace segment around each workflow turn (annotated with ``run_id``)."""
+STEP_SEGMENT = "## step attempt"
+"""The trace segment around each step attempt (``run_id``, ``step_name``, ``attempt``)."""
 
 DEFAULT_STEP_LEASE = timedelta(seconds=300)
 """How long a step attempt owns its step when its invocation's deadline is unknown:
@@ -32,6 +43,11 @@ STALE_AFTER = timedelta(minutes=2)
 def utc_now() -> datetime:
     """Wall-clock time, UTC."""
     return datetime.now(UTC)
+
+
+def no_trace(name: str, annotations: Annotations) -> AbstractContextManager[object]:
+    """The default :data:`Trace`: nothing is traced."""
+    return contextlib.nullcontext()
 
 
 def wall_pause(moment: datetime) -> None:
@@ -55,6 +71,8 @@ class Services:
         pause_until: Waits until a moment less than a second or two ahead (a timer
             that arrived a fraction early); ``LocalRuntime`` moves its clock instead.
         stale_after: See :data:`STALE_AFTER`.
+        trace: Opens a trace segment around each workflow turn and step attempt (the
+            Lambda handler sets the powertools Tracer's X-Ray subsegments here).
     """
 
     def __init__(
@@ -67,6 +85,7 @@ class Services:
         api_url: str = "",
         pause_until: Callable[[datetime], None] = wall_pause,
         stale_after: timedelta = STALE_AFTER,
+        trace: Trace = no_trace,
     ) -> None:
         self.world = world
         self.deployments = deployments
@@ -75,6 +94,7 @@ class Services:
         self.api_url = api_url
         self.pause_until = pause_until
         self.stale_after = stale_after
+        self.trace = trace
         self.journal = Journal(world)
         self.dispatch = Dispatcher(world, clock)
         self.live_turns = LiveTurns()

@@ -46,7 +46,7 @@ from ..world import RunRecord
 from . import _decide as decide
 from ._commit import Attempt, commit
 from ._messages import step_message
-from ._services import Services
+from ._services import STEP_SEGMENT, Annotations, Services
 from ._turn import advance
 
 if TYPE_CHECKING:
@@ -100,8 +100,14 @@ def run_step_attempt(
     if attempt is None:  # its invocations kept dying: fail it, visibly
         _record(services, run, step, step.attempt, _abandoned(step))
         return
-    outcome = _execute(services, run, step, attempt, started_at, client)
-    _record(services, run, step, attempt, outcome)
+    annotations: Annotations = {
+        "run_id": run.run_id,
+        "step_name": step.step_name,
+        "attempt": attempt,
+    }
+    with services.trace(STEP_SEGMENT, annotations):
+        outcome = _execute(services, run, step, attempt, started_at, client)
+        _record(services, run, step, attempt, outcome)
 
 
 def _claim(

@@ -16,7 +16,7 @@ from ..core.messages import WorkflowMessage
 from ..world import TERMINAL_STATUSES, RunRecord
 from . import _decide as decide
 from ._commit import Attempt, commit
-from ._services import Services
+from ._services import TURN_SEGMENT, Services
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +85,17 @@ def advance(
             recorded any more (someone else moved the step on). The decision that
             follows is made with that event already in the log.
     """
-    while True:
-        decider = functools.partial(_decide_turn, services, lead=lead, redelivered=redelivered)
-        decision = commit(services, run_id, decider)
-        if decision is None or not decision.records:
-            return
-        if isinstance(decision.value, TurnOutcome):
-            _log_outcome(run_id, decision.value)
-        if not decision.again:
-            return
-        lead, redelivered = None, False  # recorded; replay once more for what it unblocked
+    with services.trace(TURN_SEGMENT, {"run_id": run_id}):
+        while True:
+            decider = functools.partial(_decide_turn, services, lead=lead, redelivered=redelivered)
+            decision = commit(services, run_id, decider)
+            if decision is None or not decision.records:
+                return
+            if isinstance(decision.value, TurnOutcome):
+                _log_outcome(run_id, decision.value)
+            if not decision.again:
+                return
+            lead, redelivered = None, False  # recorded; replay again for what it unblocked
 
 
 def _decide_turn(

@@ -15,6 +15,7 @@ ENV_FUNCTION = "ADAPTER_FUNCTION_NAME"
 ENV_API_URL = "ADAPTER_API_URL"
 ENV_MAX_RECEIVE_COUNT = "ADAPTER_MAX_RECEIVE_COUNT"
 ENV_DEFAULT_DEPLOYMENT = "ADAPTER_DEFAULT_DEPLOYMENT"
+ENV_FUNCTION_TIMEOUT = "ADAPTER_FUNCTION_TIMEOUT"
 
 FUNCTION_TIMEOUT = 300
 """The function timeout of template.yaml (its ``FunctionTimeout`` parameter's default)."""
@@ -32,13 +33,17 @@ class AwsConfig:
     bucket_name: str | None = None
     function_name: str | None = None
     api_url: str | None = None
+    function_timeout: int = FUNCTION_TIMEOUT
+    """The function timeout in seconds (``ADAPTER_FUNCTION_TIMEOUT``): how long a step
+    attempt owns its step when its invocation's deadline is unknown."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> AwsConfig:
         """Read the configuration from the environment.
 
         Raises:
-            ConfigurationError: naming each required variable that is missing.
+            ConfigurationError: naming each required variable that is missing, or a
+                function timeout that is not a positive whole number of seconds.
         """
         env = dict(os.environ) if env is None else env
         missing = [k for k in (ENV_TABLE, ENV_WORKFLOW_QUEUE, ENV_STEP_QUEUE) if not env.get(k)]
@@ -55,4 +60,18 @@ class AwsConfig:
             bucket_name=env.get(ENV_BUCKET) or None,
             function_name=env.get(ENV_FUNCTION) or None,
             api_url=env.get(ENV_API_URL) or None,
+            function_timeout=_seconds(env, ENV_FUNCTION_TIMEOUT, FUNCTION_TIMEOUT),
         )
+
+
+def _seconds(env: dict[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value

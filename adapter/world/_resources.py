@@ -27,8 +27,12 @@ def queue_visibility(function_timeout: int = FUNCTION_TIMEOUT) -> int:
     lease ends shortly after its invocation's deadline; a redelivery that arrives before
     it is made visible again when the lease ends (see ``World.postpone``), so a crashed
     step is taken over about one function timeout after it started.
+
+    template.yaml says the same (both queues' ``VisibilityTimeout`` is the
+    ``FunctionTimeout`` parameter) and the CDK construct calls this with its timeout,
+    which may be a CloudFormation parameter's token: it is returned as it is.
     """
-    return int(function_timeout)
+    return function_timeout
 
 
 def create_resources(

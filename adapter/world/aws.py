@@ -36,6 +36,7 @@ from ._config import (
     ENV_BUCKET,
     ENV_DEFAULT_DEPLOYMENT,
     ENV_FUNCTION,
+    ENV_FUNCTION_TIMEOUT,
     ENV_MAX_RECEIVE_COUNT,
     ENV_STEP_QUEUE,
     ENV_TABLE,
@@ -48,7 +49,7 @@ from ._faults import conflict, is_cancelled, is_refused, is_transient
 from ._lambda import LambdaFunction
 from ._payloads import PayloadStore
 from ._queues import MAX_VISIBILITY, SQS_MAX_DELAY, Queues
-from ._resources import create_resources
+from ._resources import create_resources, queue_visibility
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,6 +60,7 @@ __all__ = [
     "ENV_BUCKET",
     "ENV_DEFAULT_DEPLOYMENT",
     "ENV_FUNCTION",
+    "ENV_FUNCTION_TIMEOUT",
     "ENV_MAX_RECEIVE_COUNT",
     "ENV_STEP_QUEUE",
     "ENV_TABLE",
@@ -74,6 +76,7 @@ __all__ = [
     "connect",
     "create_resources",
     "is_transient",
+    "queue_visibility",
 ]
 
 logger = logging.getLogger(__name__)
@@ -129,7 +132,8 @@ class AwsWorld:
     ) -> None:
         self.config = config
         self._ddb: DynamoDBClient = dynamodb or boto3.client("dynamodb", config=_BOTO_CONFIG)
-        self.queues = Queues(sqs or boto3.client("sqs", config=_BOTO_CONFIG), config)
+        sqs_client: SQSClient = sqs or boto3.client("sqs", config=_BOTO_CONFIG)
+        self.queues = Queues(sqs_client, config)
         if s3 is None and config.bucket_name:
             s3 = boto3.client("s3", config=_BOTO_CONFIG)
         self.payloads = PayloadStore(s3, config.bucket_name)

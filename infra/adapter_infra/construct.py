@@ -1,10 +1,13 @@
 """``DurableWorkflows``: the resources of an adapter deployment, as one CDK construct.
 
 The same resources as ``template.yaml`` (and as ``adapter.world.aws.create_resources``):
-one on-demand DynamoDB table with the ``by_workflow`` / ``by_status`` indexes and TTL,
-a workflow queue and a step queue each with a DLQ, a payload bucket, one function with
-the alias ``live`` fed by both queues and an HTTP API. The function's role is written
-out statement by statement: no managed policy and no ``*`` action or resource.
+one on-demand DynamoDB table with the ``by_workflow`` / ``by_status`` / ``by_parent``
+indexes (no TTL), a workflow queue and a step queue each with a DLQ and an alarm, a
+payload bucket whose objects never expire, one function (X-Ray tracing on) with the
+alias ``live`` fed by both queues, an on-failure queue (and alarm) for the forwards to
+other versions, and an HTTP API with every route the handler serves. The function's
+role is written out statement by statement: no managed policy and no ``*`` action or
+resource (but X-Ray's, which has no resource-level permissions).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from aws_cdk import (
     Duration,
     RemovalPolicy,
     Stack,
+    Token,
+    Tokenization,
 )
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -30,6 +35,20 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from adapter.world._config import (
+    ENV_API_URL,
+    ENV_BUCKET,
+    ENV_FUNCTION,
+    ENV_FUNCTION_TIMEOUT,
+    ENV_STEP_QUEUE,
+    ENV_TABLE,
+    ENV_WORKFLOW_QUEUE,
+    FUNCTION_TIMEOUT,
+    MAX_RECEIVE_COUNT,
+)
+from adapter.world.aws import queue_visibility
+
+from .alarms import queue_alarms
 from .bundling import LocalPipBundling
 
 #: Left out of the function package (and of its asset hash).
@@ -54,22 +73,30 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".DS_Store",
 )
 
-#: The step queue's visibility timeout: longer than the runtime's step lease (880 s),
-#: so a step message reappears only once its attempt is surely over.
-STEP_VISIBILITY = Duration.seconds(900)
-#: What the function timeout must leave below the step queue's visibility timeout.
-TIMEOUT_MARGIN = Duration.seconds(60)
+#: Lambda's longest function timeout.
+MAX_TIMEOUT_SECONDS = 900
 
-#: The routes of the HTTP API: (method, path, public?). Only webhooks are public.
+#: Every route the handler serves: (method, path, public?). Only webhooks are public;
+#: tests/infra/test_routes.py compares this with the routes of adapter/aws.
 ROUTES: tuple[tuple[apigwv2.HttpMethod, str, bool], ...] = (
     (apigwv2.HttpMethod.POST, "/runs", False),
     (apigwv2.HttpMethod.GET, "/runs", False),
     (apigwv2.HttpMethod.GET, "/runs/{runId}", False),
     (apigwv2.HttpMethod.GET, "/runs/{runId}/events", False),
+    (apigwv2.HttpMethod.GET, "/runs/{runId}/children", False),
+    (apigwv2.HttpMethod.GET, "/runs/{runId}/timeline", False),
     (apigwv2.HttpMethod.POST, "/runs/{runId}/cancel", False),
-    (apigwv2.HttpMethod.POST, "/hooks/{token}", True),
+    (apigwv2.HttpMethod.POST, "/runs/{runId}/retry", False),
+    (apigwv2.HttpMethod.POST, "/runs/{runId}/wake", False),
+    (apigwv2.HttpMethod.POST, "/redrive", False),
+    (apigwv2.HttpMethod.POST, "/hooks/{token}", False),
+    (apigwv2.HttpMethod.GET, "/openapi.json", False),
+    (apigwv2.HttpMethod.POST, "/webhooks/{token}", True),
 )
+#: The public route, throttled on the API's default stage.
+WEBHOOK_ROUTE = "POST /webhooks/{token}"
 
+#: TransactWriteItems has no IAM action: each item is authorized by its own action.
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -78,7 +105,6 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:TransactWriteItems",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
 ]
@@ -89,6 +115,19 @@ SQS_CONSUME_ACTIONS = [
     "sqs:GetQueueAttributes",
     "sqs:ChangeMessageVisibility",
 ]
+#: Moving dead letters back (``adapter runs redrive``, ``POST /redrive``).
+SQS_REDRIVE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"]
+LAMBDA_ACTIONS = [
+    "lambda:InvokeFunction",
+    "lambda:GetAlias",
+    "lambda:GetFunctionConfiguration",
+    "lambda:ListVersionsByFunction",
+]
+#: X-Ray's write actions; they have no resource-level permissions (only ``*``).
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+#: Forwards (async invokes) Lambda gives up on after these retries go to the queue.
+FORWARD_RETRY_ATTEMPTS = 2
+FORWARD_MAX_EVENT_AGE = Duration.hours(6)
 
 
 class DurableWorkflows(Construct):
@@ -105,13 +144,18 @@ class DurableWorkflows(Construct):
         function_name: Defaults to ``"<stack name>-workflows"``; it is set explicitly
             so the function can be given its own name and ARN without a cycle.
         memory_size: MiB.
-        timeout: The function timeout; at most the step queue's 900 s visibility
-            timeout less a 60 s margin.
+        timeout: The function timeout (default 300 s, at most 900 s; a
+            ``CfnParameter``'s value works too). The queues' visibility timeout is
+            derived from it (``queue_visibility``) and the function reads it as
+            ``ADAPTER_FUNCTION_TIMEOUT``.
         log_level: ``POWERTOOLS_LOG_LEVEL``.
-        payload_expiration: How long offloaded payloads are kept in the bucket.
         exclude: Globs left out of the package.
         api_base_url: ``ADAPTER_API_URL``: the base of webhook URLs (the API's URL or
-            custom domain); empty gives relative ``/hooks/<token>`` URLs.
+            custom domain); empty gives relative ``/webhooks/<token>`` URLs.
+        alarm_topic_arn: An SNS topic the alarms notify; empty (or a parameter whose
+            value is empty) for none.
+        webhook_rate_limit: Requests per second on ``POST /webhooks/{token}``.
+        webhook_burst_limit: Its burst.
         environment: Extra environment variables of the function.
         removal_policy: Of the table and the bucket (RETAIN: they hold the runs).
     """
@@ -128,21 +172,26 @@ class DurableWorkflows(Construct):
         memory_size: int = 1024,
         timeout: Duration | None = None,
         log_level: str = "INFO",
-        payload_expiration: Duration | None = None,
         exclude: Sequence[str] = DEFAULT_EXCLUDE,
         api_base_url: str = "",
+        alarm_topic_arn: str = "",
+        webhook_rate_limit: float = 50,
+        webhook_burst_limit: float = 100,
         environment: Mapping[str, str] | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        timeout = timeout or Duration.seconds(300)
-        if timeout.to_seconds() > STEP_VISIBILITY.to_seconds() - TIMEOUT_MARGIN.to_seconds():
+        timeout = timeout or Duration.seconds(FUNCTION_TIMEOUT)
+        timeout_seconds = timeout.to_seconds()
+        if not Token.is_unresolved(timeout_seconds) and not (
+            1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS
+        ):
             raise ValueError(
-                f"timeout {timeout.to_seconds()} s: a step attempt must end well before "
-                f"the step queue's visibility timeout ({STEP_VISIBILITY.to_seconds()} s)"
+                f"timeout {timeout_seconds} s: Lambda allows 1 to {MAX_TIMEOUT_SECONDS} s"
             )
-        payload_expiration = payload_expiration or Duration.days(30)
+        # The same rule as create_resources(): a token (a parameter) passes through.
+        visibility = Duration.seconds(queue_visibility(timeout_seconds))
         self.function_name = function_name or f"{stack.stack_name}-workflows"
 
         # --- queues: each with a DLQ keeping what failed 10 times for 14 days ------------
@@ -152,15 +201,16 @@ class DurableWorkflows(Construct):
             retention_period=Duration.days(14),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
         )
-        # create_resources() uses 60 s, but Lambda refuses an SQS event source whose
-        # queue's visibility timeout is shorter than the function timeout: use the
-        # function timeout plus the same 60 s margin.
+        # Visibility = the function timeout (queue_visibility): Lambda refuses less, and
+        # more only delays taking over the message of a crashed invocation.
         self.workflow_queue = sqs.Queue(
             self,
             "WorkflowQueue",
-            visibility_timeout=Duration.seconds(timeout.to_seconds() + 60),
+            visibility_timeout=visibility,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.workflow_dlq, max_receive_count=10),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.workflow_dlq, max_receive_count=MAX_RECEIVE_COUNT
+            ),
         )
         self.step_dlq = sqs.Queue(
             self,
@@ -171,9 +221,39 @@ class DurableWorkflows(Construct):
         self.step_queue = sqs.Queue(
             self,
             "StepQueue",
-            visibility_timeout=STEP_VISIBILITY,
+            visibility_timeout=visibility,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.step_dlq, max_receive_count=10),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.step_dlq, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+        # The on-failure destination of the forwards to other versions (async invokes).
+        self.forward_failures = sqs.Queue(
+            self,
+            "ForwardFailureQueue",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+        )
+        self.alarms = queue_alarms(
+            self,
+            [
+                (
+                    "WorkflowDLQAlarm",
+                    self.workflow_dlq,
+                    "Workflow messages failed 10 times and are in the workflow DLQ.",
+                ),
+                (
+                    "StepDLQAlarm",
+                    self.step_dlq,
+                    "Step messages failed 10 times and are in the step DLQ.",
+                ),
+                (
+                    "ForwardFailureAlarm",
+                    self.forward_failures,
+                    "Messages forwarded to another version failed after Lambda's retries.",
+                ),
+            ],
+            alarm_topic_arn,
         )
 
         # --- the event log -------------------------------------------------------------
@@ -183,7 +263,7 @@ class DurableWorkflows(Construct):
             partition_key=dynamodb.Attribute(name="PK", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="SK", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute="expires_at",
+            # No TTL: the log of a run is its only record.
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -191,8 +271,13 @@ class DurableWorkflows(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=removal_policy,
         )
-        # Sparse indexes for list_runs, newest first by created_key.
-        for index_name, key in (("by_workflow", "workflow_name"), ("by_status", "status")):
+        # Sparse indexes for list_runs and a run's children, by created_key: the ones
+        # create_resources() makes.
+        for index_name, key in (
+            ("by_workflow", "workflow_name"),
+            ("by_status", "status"),
+            ("by_parent", "parent_run_id"),
+        ):
             self.table.add_global_secondary_index(
                 index_name=index_name,
                 partition_key=dynamodb.Attribute(name=key, type=dynamodb.AttributeType.STRING),
@@ -209,10 +294,11 @@ class DurableWorkflows(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             # A bucket policy that denies any request over plain HTTP.
             enforce_ssl=True,
+            # Payloads never expire: a run that sleeps for months must still replay.
+            # Only uploads that never completed (nothing references them) go.
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    id="expire-payloads",
-                    expiration=payload_expiration,
+                    id="abort-incomplete-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
@@ -253,6 +339,17 @@ class DurableWorkflows(Construct):
             iam.PolicyStatement(
                 sid="SendMessages", actions=["sqs:SendMessage"], resources=queue_arns
             ),
+            # Lambda delivers failed forwards to the destination with this role.
+            iam.PolicyStatement(
+                sid="ForwardFailures",
+                actions=["sqs:SendMessage"],
+                resources=[self.forward_failures.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="Redrive",
+                actions=SQS_REDRIVE_ACTIONS,
+                resources=[self.workflow_dlq.queue_arn, self.step_dlq.queue_arn],
+            ),
             iam.PolicyStatement(
                 sid="ConsumeMessages", actions=SQS_CONSUME_ACTIONS, resources=queue_arns
             ),
@@ -262,16 +359,14 @@ class DurableWorkflows(Construct):
                 resources=[self.bucket.arn_for_objects("*")],
             ),
             # Deployment routing: forward a message to the version its run is pinned to;
-            # resolve "latest" and aliases.
+            # resolve "latest", aliases and versions.
             iam.PolicyStatement(
                 sid="Deployments",
-                actions=[
-                    "lambda:InvokeFunction",
-                    "lambda:GetAlias",
-                    "lambda:ListVersionsByFunction",
-                ],
+                actions=LAMBDA_ACTIONS,
                 resources=[function_arn, f"{function_arn}:*"],
             ),
+            # Written here, not by tracing=ACTIVE, which would add a separate policy.
+            iam.PolicyStatement(sid="Tracing", actions=XRAY_ACTIONS, resources=["*"]),
         ]
         self.role = iam.Role(
             self,
@@ -307,18 +402,24 @@ class DurableWorkflows(Construct):
             # otherwise delete the previous version when it publishes a new one).
             current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.RETAIN),
             environment={
-                "ADAPTER_TABLE_NAME": self.table.table_name,
-                "ADAPTER_WORKFLOW_QUEUE_URL": self.workflow_queue.queue_url,
-                "ADAPTER_STEP_QUEUE_URL": self.step_queue.queue_url,
-                "ADAPTER_BUCKET_NAME": self.bucket.bucket_name,
-                "ADAPTER_FUNCTION_NAME": self.function_name,
-                "ADAPTER_API_URL": api_base_url,
+                ENV_TABLE: self.table.table_name,
+                ENV_WORKFLOW_QUEUE: self.workflow_queue.queue_url,
+                ENV_STEP_QUEUE: self.step_queue.queue_url,
+                ENV_BUCKET: self.bucket.bucket_name,
+                ENV_FUNCTION: self.function_name,
+                ENV_API_URL: api_base_url,
+                ENV_FUNCTION_TIMEOUT: Tokenization.stringify_number(timeout_seconds),
                 "POWERTOOLS_SERVICE_NAME": "adapter-workflows",
                 "POWERTOOLS_METRICS_NAMESPACE": "Adapter",
                 "POWERTOOLS_LOG_LEVEL": log_level,
                 **(environment or {}),
             },
         )
+        # X-Ray: one subsegment per workflow turn and step attempt (adapter.aws). Set on
+        # the resource: tracing=ACTIVE would grant X-Ray in a policy of its own.
+        cfn_function = self.function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         # Every deploy publishes a version and points "live" at it; the queues and the
         # API invoke the alias, and a run always resumes on the version that created it.
         self.alias = lambda_.Alias(
@@ -345,10 +446,44 @@ class DurableWorkflows(Construct):
             self, "HttpApi", default_authorizer=authorizers.HttpIamAuthorizer()
         )
         integration = integrations.HttpLambdaIntegration("Function", self.alias)
+        stage = self.api.default_stage
+        assert stage is not None
         for method, path, public in ROUTES:
-            self.api.add_routes(
+            routes = self.api.add_routes(
                 path=path,
                 methods=[method],
                 integration=integration,
                 authorizer=apigwv2.HttpNoneAuthorizer() if public else None,
             )
+            if f"{method.value} {path}" == WEBHOOK_ROUTE:
+                # Route settings name a route that must exist first.
+                for route in routes:
+                    stage.node.add_dependency(route)
+        # The public route is the one anybody can call: cap it (429 above the limits).
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        cfn_stage.route_settings = {
+            WEBHOOK_ROUTE: {
+                "ThrottlingRateLimit": webhook_rate_limit,
+                "ThrottlingBurstLimit": webhook_burst_limit,
+            }
+        }
+
+        # The on-failure destination of forwards: an invoke config belongs to one
+        # qualifier and forwards invoke version numbers (not the alias), so it is set
+        # on each published version and kept (RETAIN) when the next deploy moves it on,
+        # since old versions keep receiving the messages of their runs.
+        self.forward_invoke_config = lambda_.CfnEventInvokeConfig(
+            self,
+            "ForwardInvokeConfig",
+            function_name=self.function.function_name,
+            qualifier=self.function.current_version.version,
+            maximum_retry_attempts=FORWARD_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=int(FORWARD_MAX_EVENT_AGE.to_seconds()),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=self.forward_failures.queue_arn
+                )
+            ),
+        )
+        self.forward_invoke_config.apply_removal_policy(RemovalPolicy.RETAIN)

@@ -12,27 +12,28 @@ from typing import Any
 
 import pytest
 
+from adapter.world._config import (
+    ENV_API_URL,
+    ENV_BUCKET,
+    ENV_FUNCTION,
+    ENV_FUNCTION_TIMEOUT,
+    ENV_STEP_QUEUE,
+    ENV_TABLE,
+    ENV_WORKFLOW_QUEUE,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
-#: The routes of the HTTP API (DESIGN.md section 2), "METHOD /path".
-RUN_ROUTES = {
-    "POST /runs",
-    "GET /runs",
-    "GET /runs/{runId}",
-    "GET /runs/{runId}/events",
-    "POST /runs/{runId}/cancel",
-}
-HOOK_ROUTE = "POST /hooks/{token}"
-
-#: The environment the function is given (pinned names).
+#: The environment the function is given.
 FUNCTION_ENV = {
-    "ADAPTER_TABLE_NAME",
-    "ADAPTER_WORKFLOW_QUEUE_URL",
-    "ADAPTER_STEP_QUEUE_URL",
-    "ADAPTER_BUCKET_NAME",
-    "ADAPTER_FUNCTION_NAME",
-    "ADAPTER_API_URL",
+    ENV_TABLE,
+    ENV_WORKFLOW_QUEUE,
+    ENV_STEP_QUEUE,
+    ENV_BUCKET,
+    ENV_FUNCTION,
+    ENV_API_URL,
+    ENV_FUNCTION_TIMEOUT,
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -45,8 +46,19 @@ OUTPUTS = {
     "StepQueueUrl",
     "WorkflowDLQUrl",
     "StepDLQUrl",
+    "ForwardFailureQueueUrl",
     "BucketName",
     "FunctionName",
+}
+
+#: The parameters both stacks take.
+PARAMETERS = {
+    "FunctionTimeout",
+    "ApiBaseUrl",
+    "LogLevel",
+    "AlarmTopicArn",
+    "WebhookRateLimit",
+    "WebhookBurstLimit",
 }
 
 #: What the function may do to its table (and nothing else there).
@@ -58,13 +70,13 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:TransactWriteItems",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
 ]
 
-#: The runtime's step lease (adapter.runtime.Runtime's default ``step_lease``).
-STEP_LEASE_SECONDS = 880
+#: Actions that have no resource-level permissions: ``*`` is the only resource IAM
+#: accepts for them (the Service Authorization Reference lists no resource type).
+NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 def load_template() -> dict[str, Any]:
@@ -140,7 +152,8 @@ def wildcard_problems(template: dict[str, Any]) -> list[str]:
     """Allow statements with a ``*`` in an action or a bare ``*`` resource.
 
     Deny statements are exempt: a wildcard in a Deny only takes access away (the bucket
-    policy denies ``s3:*`` over plain HTTP to everyone).
+    policy denies ``s3:*`` over plain HTTP to everyone). So is the ``*`` resource of a
+    statement whose every action is one of :data:`NO_RESOURCE_LEVEL`.
     """
     problems = []
     for path, statement in policy_statements(template.get("Resources", {}), "Resources"):
@@ -151,6 +164,9 @@ def wildcard_problems(template: dict[str, Any]) -> list[str]:
         for action in as_list(statement.get("Action", [])):
             if isinstance(action, str) and "*" in action:
                 problems.append(f"{path}: Action {action!r}")
+        actions = as_list(statement.get("Action", []))
+        if actions and all(a in NO_RESOURCE_LEVEL for a in actions):
+            continue
         for resource in as_list(statement.get("Resource", [])):
             if resource == "*":
                 problems.append(f"{path}: Resource '*'")
@@ -169,3 +185,86 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
     found = resources_of(template, type_)
     assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
     return next(iter(found.items()))
+
+
+def role_statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The statements of the function role's inline policy, by Sid."""
+    _, role = only(template, "AWS::IAM::Role")
+    return {s["Sid"]: s for _, s in policy_statements(role["Properties"]["Policies"])}
+
+
+def role_actions(template: dict[str, Any]) -> set[str]:
+    """Every action the function role allows."""
+    return {
+        action
+        for statement in role_statements(template).values()
+        if statement.get("Effect") == "Allow"
+        for action in as_list(statement["Action"])
+    }
+
+
+# --- what the code creates -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def code_table() -> dict[str, Any]:
+    """The keys and indexes of the table ``create_resources()`` makes (on moto), in the
+    shape of an ``AWS::DynamoDB::Table``'s properties."""
+    import os
+
+    import boto3
+    from moto import mock_aws
+
+    from adapter.world.aws import create_resources
+
+    saved = dict(os.environ)
+    try:
+        for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+            del os.environ[key]
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        with mock_aws():
+            env = create_resources("infra-test")
+            table = boto3.client("dynamodb").describe_table(TableName=env[ENV_TABLE])["Table"]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return table_shape(table)
+
+
+def table_shape(props: dict[str, Any]) -> dict[str, Any]:
+    """The same view of a template's table properties."""
+    return {
+        "AttributeDefinitions": sorted(
+            props["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+        ),
+        "KeySchema": props["KeySchema"],
+        "GlobalSecondaryIndexes": sorted(
+            (
+                {k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
+                for index in props.get("GlobalSecondaryIndexes", [])
+            ),
+            key=lambda i: i["IndexName"],
+        ),
+    }
+
+
+@pytest.fixture(scope="session")
+def cdk_synthesized() -> tuple[Any, dict[str, Any]]:
+    """The CDK app's stack: its ``assertions.Template`` and its CloudFormation."""
+    import aws_cdk as cdk  # the test extra installs it: a missing CDK fails, never skips
+    from aws_cdk import assertions
+
+    from infra.adapter_infra.stack import AdapterStack
+
+    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
+    template = assertions.Template.from_stack(AdapterStack(app, "Test"))
+    return template, template.to_json()
+
+
+@pytest.fixture(scope="session")
+def cfn(cdk_synthesized: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
+    return cdk_synthesized[1]

@@ -16,20 +16,24 @@ import aws_cdk as cdk  # the test extra installs it: a missing CDK fails, never 
 import pytest
 from aws_cdk import assertions
 
+from adapter.world._config import ENV_FUNCTION, ENV_FUNCTION_TIMEOUT
+from adapter.world.aws import queue_visibility
 from infra.adapter_infra.bundling import LocalPipBundling
-from infra.adapter_infra.construct import DurableWorkflows
-from infra.adapter_infra.stack import REPO_ROOT, REQUIREMENTS, AdapterStack
+from infra.adapter_infra.construct import ROUTES, DurableWorkflows
+from infra.adapter_infra.stack import REPO_ROOT, REQUIREMENTS
 
+from ._routes import PUBLIC, served_routes
 from .conftest import (
     DYNAMODB_ACTIONS,
     FUNCTION_ENV,
-    HOOK_ROUTE,
     OUTPUTS,
-    RUN_ROUTES,
+    PARAMETERS,
     as_list,
     only,
     policy_statements,
     resources_of,
+    role_statements,
+    table_shape,
     wildcard_problems,
 )
 
@@ -38,17 +42,13 @@ from .conftest import (
 CDK_ONLY = {"AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Integration", "AWS::CDK::Metadata"}
 
 
-@pytest.fixture(scope="module")
-def synthesized() -> tuple[Any, dict[str, Any]]:
-    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
-    stack = AdapterStack(app, "Test")
-    template = assertions.Template.from_stack(stack)
-    return template, template.to_json()
-
-
-@pytest.fixture(scope="module")
-def cfn(synthesized: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
-    return synthesized[1]
+def _construct(**options: Any) -> dict[str, Any]:
+    """The CloudFormation of a ``DurableWorkflows`` alone, with concrete options."""
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "Alone")
+    DurableWorkflows(
+        stack, "Workflows", code_path=REPO_ROOT, handler="samples.app.handler", **options
+    )
+    return assertions.Template.from_stack(stack).to_json()
 
 
 def _types(template: dict[str, Any]) -> Counter[str]:
@@ -58,7 +58,9 @@ def _types(template: dict[str, Any]) -> Counter[str]:
 def test_resource_counts(cfn: dict[str, Any]) -> None:
     types = _types(cfn)
     assert types["AWS::DynamoDB::Table"] == 1
-    assert types["AWS::SQS::Queue"] == 4
+    assert types["AWS::SQS::Queue"] == 5
+    assert types["AWS::CloudWatch::Alarm"] == 3
+    assert types["AWS::Lambda::EventInvokeConfig"] == 1
     assert types["AWS::S3::Bucket"] == 1
     assert types["AWS::S3::BucketPolicy"] == 1
     assert types["AWS::Lambda::Function"] == 1
@@ -66,7 +68,7 @@ def test_resource_counts(cfn: dict[str, Any]) -> None:
     assert types["AWS::Lambda::Alias"] == 1
     assert types["AWS::Lambda::EventSourceMapping"] == 2
     assert types["AWS::ApiGatewayV2::Api"] == 1
-    assert types["AWS::ApiGatewayV2::Route"] == 6
+    assert types["AWS::ApiGatewayV2::Route"] == len(ROUTES)
     assert types["AWS::IAM::Role"] == 1
 
 
@@ -78,12 +80,15 @@ def test_same_resource_types_as_the_sam_template(
 
 
 def _normalized(props: dict[str, Any]) -> str:
-    """Properties with the logical ids of references blanked, for comparing the sides."""
+    """Properties with the logical ids of references and conditions blanked, for comparing
+    the sides."""
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
             if set(value) == {"Ref"} or set(value) == {"Fn::GetAtt"}:
                 return "<ref>"
+            if set(value) == {"Fn::If"}:  # condition names differ too
+                return {"Fn::If": ["<condition>", *walk(value["Fn::If"][1:])]}
             return {k: walk(v) for k, v in sorted(value.items())}
         if isinstance(value, list):
             return [walk(v) for v in value]
@@ -106,8 +111,14 @@ def test_table_matches_the_sam_template(
 
     assert props(cdk_table) == props(sam_table)
     assert cdk_table["DeletionPolicy"] == sam_table["DeletionPolicy"] == "Retain"
-    indexes = {i["IndexName"] for i in cdk_table["Properties"]["GlobalSecondaryIndexes"]}
-    assert indexes == {"by_workflow", "by_status"}
+
+
+def test_table_keys_and_indexes_are_the_ones_the_code_creates(
+    cfn: dict[str, Any], code_table: dict[str, Any]
+) -> None:
+    _, table = only(cfn, "AWS::DynamoDB::Table")
+    assert table_shape(table["Properties"]) == code_table
+    assert "TimeToLiveSpecification" not in table["Properties"]
 
 
 def test_queues_match_the_sam_template(cfn: dict[str, Any], sam_translated: dict[str, Any]) -> None:
@@ -122,6 +133,38 @@ def test_queues_match_the_sam_template(cfn: dict[str, Any], sam_translated: dict
         if "RedrivePolicy" in q["Properties"]
     ]
     assert [r["maxReceiveCount"] for r in redrives] == [10, 10]
+    for redrive_queue in resources_of(cfn, "AWS::SQS::Queue").values():
+        if "RedrivePolicy" in redrive_queue["Properties"]:
+            assert redrive_queue["Properties"]["VisibilityTimeout"] == {"Ref": "FunctionTimeout"}
+
+
+def test_parameters_match_the_sam_template(
+    cfn: dict[str, Any], sam_template: dict[str, Any]
+) -> None:
+    def shape(params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: {k: v for k, v in p.items() if k != "Description"}
+            for name, p in params.items()
+            if not name.startswith("BootstrapVersion")
+        }
+
+    assert set(shape(cfn["Parameters"])) == PARAMETERS
+    assert shape(cfn["Parameters"]) == shape(sam_template["Parameters"])
+
+
+def test_timeouts_follow_the_function_timeout() -> None:
+    """Issue 16 case 9: a concrete timeout gives the function, both queues (by
+    ``queue_visibility``) and ``ADAPTER_FUNCTION_TIMEOUT`` the same number."""
+    template = _construct(timeout=cdk.Duration.seconds(120))
+    (_, function) = only(template, "AWS::Lambda::Function")
+    assert function["Properties"]["Timeout"] == 120
+    assert function["Properties"]["Environment"]["Variables"][ENV_FUNCTION_TIMEOUT] == "120"
+    visibilities = [
+        q["Properties"]["VisibilityTimeout"]
+        for q in resources_of(template, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    ]
+    assert visibilities == [queue_visibility(120)] * 2
 
 
 def test_bucket_matches_the_sam_template(
@@ -144,11 +187,14 @@ def test_function_matches_the_sam_template(
         only(cfn, "AWS::Lambda::Function"),
         only(sam_translated, "AWS::Lambda::Function"),
     )
-    for key in ("Handler", "Runtime", "Architectures", "MemorySize", "Timeout"):
+    for key in ("Handler", "Runtime", "Architectures", "MemorySize", "Timeout", "TracingConfig"):
         assert cdk_fn["Properties"][key] == sam_fn["Properties"][key], key
+    assert cdk_fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
     env = cdk_fn["Properties"]["Environment"]["Variables"]
     assert set(env) == set(sam_fn["Properties"]["Environment"]["Variables"]) == FUNCTION_ENV
-    assert env["ADAPTER_FUNCTION_NAME"] == cdk_fn["Properties"]["FunctionName"] == "Test-workflows"
+    assert env[ENV_FUNCTION] == cdk_fn["Properties"]["FunctionName"] == "Test-workflows"
+    assert env[ENV_FUNCTION_TIMEOUT] == {"Ref": "FunctionTimeout"}
+    assert "POWERTOOLS_TRACE_DISABLED" not in env
     # Published as "live"; old versions are kept for the runs pinned to them.
     _, alias = only(cfn, "AWS::Lambda::Alias")
     assert alias["Properties"]["Name"] == "live"
@@ -185,17 +231,100 @@ def test_routes_and_authorization(cfn: dict[str, Any]) -> None:
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in resources_of(cfn, "AWS::ApiGatewayV2::Route").values()
     }
-    assert set(routes) == RUN_ROUTES | {HOOK_ROUTE}
-    for route in RUN_ROUTES:
-        assert routes[route]["AuthorizationType"] == "AWS_IAM", route
-    assert routes[HOOK_ROUTE]["AuthorizationType"] == "NONE"
+    assert routes.keys() >= served_routes() | PUBLIC
+    for route, props in routes.items():
+        expected = "NONE" if route in PUBLIC else "AWS_IAM"
+        assert props["AuthorizationType"] == expected, route
     alias_name, _ = only(cfn, "AWS::Lambda::Alias")
     for integration in resources_of(cfn, "AWS::ApiGatewayV2::Integration").values():
         assert integration["Properties"]["IntegrationUri"] == {"Ref": alias_name}
     permissions = resources_of(cfn, "AWS::Lambda::Permission").values()
-    assert len(permissions) == 6
+    assert len(permissions) == len(routes)
     for permission in permissions:
         assert alias_name in json.dumps(permission["Properties"]["FunctionName"])
+
+
+def test_routes_match_the_sam_template(cfn: dict[str, Any], sam_translated: dict[str, Any]) -> None:
+    cdk_routes = {
+        r["Properties"]["RouteKey"] for r in resources_of(cfn, "AWS::ApiGatewayV2::Route").values()
+    }
+    _, api = only(sam_translated, "AWS::ApiGatewayV2::Api")
+    sam_routes = {
+        f"{method.upper()} {path}"
+        for path, operations in api["Properties"]["Body"]["paths"].items()
+        for method in operations
+    }
+    assert cdk_routes == sam_routes
+
+
+def test_the_webhook_route_is_throttled_like_the_sam_template(
+    cfn: dict[str, Any], sam_translated: dict[str, Any]
+) -> None:
+    (_, cdk_stage), (_, sam_stage) = (
+        only(cfn, "AWS::ApiGatewayV2::Stage"),
+        only(sam_translated, "AWS::ApiGatewayV2::Stage"),
+    )
+    settings = cdk_stage["Properties"]["RouteSettings"]
+    assert settings == sam_stage["Properties"]["RouteSettings"]
+    assert set(settings) == PUBLIC
+    # The stage names the route, so it is created after it.
+    webhook_route = next(
+        name
+        for name, r in resources_of(cfn, "AWS::ApiGatewayV2::Route").items()
+        if r["Properties"]["RouteKey"] in PUBLIC
+    )
+    assert webhook_route in cdk_stage["DependsOn"]
+
+
+def test_alarms_match_the_sam_template(cfn: dict[str, Any], sam_translated: dict[str, Any]) -> None:
+    def alarms(template: dict[str, Any]) -> list[str]:
+        found = resources_of(template, "AWS::CloudWatch::Alarm").values()
+        return sorted(_normalized(a["Properties"]) for a in found)
+
+    assert alarms(cfn) == alarms(sam_translated)
+    (condition,) = cfn["Conditions"].values()
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+
+
+def test_alarm_actions_without_a_parameter() -> None:
+    """A concrete topic is notified as it is; none leaves the actions out."""
+    topic = "arn:aws:sns:us-east-1:123456789012:ops"
+    for arn, expected in ((topic, [topic]), ("", None)):
+        alarms = resources_of(_construct(alarm_topic_arn=arn), "AWS::CloudWatch::Alarm")
+        assert len(alarms) == 3
+        for alarm in alarms.values():
+            assert alarm["Properties"].get("AlarmActions") == expected
+            assert alarm["Properties"].get("OKActions") == expected
+
+
+def test_failed_forwards_go_to_their_queue(cfn: dict[str, Any]) -> None:
+    _, config = only(cfn, "AWS::Lambda::EventInvokeConfig")
+    props = config["Properties"]
+    version_name, _ = only(cfn, "AWS::Lambda::Version")
+    function_name, _ = only(cfn, "AWS::Lambda::Function")
+    assert props["Qualifier"] == {"Fn::GetAtt": [version_name, "Version"]}
+    assert props["FunctionName"] == {"Ref": function_name}
+    assert props["MaximumRetryAttempts"] == 2
+    assert props["MaximumEventAgeInSeconds"] == 21600
+    destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+    queue_name = destination["Fn::GetAtt"][0]
+    assert queue_name.startswith("WorkflowsForwardFailureQueue")
+    assert config["DeletionPolicy"] == config["UpdateReplacePolicy"] == "Retain"
+    assert role_statements(cfn)["ForwardFailures"]["Resource"] == destination
+
+
+def test_invoke_config_matches_the_sam_template(
+    cfn: dict[str, Any], sam_translated: dict[str, Any]
+) -> None:
+    (_, cdk_config), (_, sam_config) = (
+        only(cfn, "AWS::Lambda::EventInvokeConfig"),
+        only(sam_translated, "AWS::Lambda::EventInvokeConfig"),
+    )
+
+    def props(config: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config["Properties"].items() if k != "Qualifier"}
+
+    assert _normalized(props(cdk_config)) == _normalized(props(sam_config))
 
 
 def test_no_wildcard_in_any_iam_statement(cfn: dict[str, Any]) -> None:
@@ -242,16 +371,10 @@ def test_outputs_match_the_sam_template(cfn: dict[str, Any]) -> None:
 # --- the construct on its own ------------------------------------------------------------------
 
 
-def test_construct_refuses_a_timeout_too_close_to_the_step_visibility() -> None:
-    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "TooSlow")
-    with pytest.raises(ValueError, match="visibility timeout"):
-        DurableWorkflows(
-            stack,
-            "Workflows",
-            code_path=REPO_ROOT,
-            handler="samples.app.handler",
-            timeout=cdk.Duration.seconds(880),
-        )
+@pytest.mark.parametrize("seconds", [0, 901])
+def test_construct_refuses_a_timeout_lambda_does_not_allow(seconds: int) -> None:
+    with pytest.raises(ValueError, match="Lambda allows"):
+        _construct(timeout=cdk.Duration.seconds(seconds))
 
 
 def test_local_bundling_copies_the_source_without_excluded_paths(tmp_path: Path) -> None:

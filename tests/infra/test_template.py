@@ -8,19 +8,35 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from adapter.world._config import (
+    ENV_BUCKET,
+    ENV_FUNCTION,
+    ENV_FUNCTION_TIMEOUT,
+    ENV_STEP_QUEUE,
+    ENV_TABLE,
+    ENV_WORKFLOW_QUEUE,
+    FUNCTION_TIMEOUT,
+    MAX_RECEIVE_COUNT,
+)
+from adapter.world.aws import queue_visibility
+
+from ._routes import PUBLIC, served_routes
 from .conftest import (
     DYNAMODB_ACTIONS,
     FUNCTION_ENV,
-    HOOK_ROUTE,
     OUTPUTS,
-    RUN_ROUTES,
-    STEP_LEASE_SECONDS,
+    PARAMETERS,
     TEMPLATE,
     as_list,
+    load_template,
     only,
     resources_of,
+    role_statements,
+    table_shape,
     wildcard_problems,
 )
+
+TIMEOUT_REF = {"Ref": "FunctionTimeout"}
 
 
 def _function(template: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +95,16 @@ def test_function_is_published_as_alias_live(sam_template: dict[str, Any]) -> No
     assert function["Runtime"] == "python3.12"
     assert function["Architectures"] == ["arm64"]
     assert function["MemorySize"] == 1024
-    assert function["Timeout"] == 300
+    assert function["Timeout"] == TIMEOUT_REF
+
+
+def test_parameters(sam_template: dict[str, Any]) -> None:
+    params = sam_template["Parameters"]
+    assert set(params) == PARAMETERS
+    # The code's default (the lease and the visibility rule assume it).
+    assert params["FunctionTimeout"]["Default"] == FUNCTION_TIMEOUT
+    assert params["FunctionTimeout"]["MaxValue"] == 900  # Lambda's longest
+    assert params["AlarmTopicArn"]["Default"] == ""
 
 
 def test_function_environment(sam_template: dict[str, Any]) -> None:
@@ -87,14 +112,28 @@ def test_function_environment(sam_template: dict[str, Any]) -> None:
     env = function["Environment"]["Variables"]
     assert set(env) == FUNCTION_ENV
     # Its own name, from the same string as FunctionName (no reference to itself).
-    assert env["ADAPTER_FUNCTION_NAME"] == function["FunctionName"]
+    assert env[ENV_FUNCTION] == function["FunctionName"]
     assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-workflows"}
     assert env["POWERTOOLS_SERVICE_NAME"] == "adapter-workflows"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Adapter"
-    assert _ref(env["ADAPTER_TABLE_NAME"]) == "RunsTable"
-    assert _ref(env["ADAPTER_WORKFLOW_QUEUE_URL"]) == "WorkflowQueue"
-    assert _ref(env["ADAPTER_STEP_QUEUE_URL"]) == "StepQueue"
-    assert _ref(env["ADAPTER_BUCKET_NAME"]) == "PayloadBucket"
+    assert _ref(env[ENV_TABLE]) == "RunsTable"
+    assert _ref(env[ENV_WORKFLOW_QUEUE]) == "WorkflowQueue"
+    assert _ref(env[ENV_STEP_QUEUE]) == "StepQueue"
+    assert _ref(env[ENV_BUCKET]) == "PayloadBucket"
+    assert env[ENV_FUNCTION_TIMEOUT] == TIMEOUT_REF
+
+
+def test_tracing_is_on_and_not_disabled(sam_template: dict[str, Any]) -> None:
+    """X-Ray subsegments per turn and step attempt; powertools would skip them all if
+    POWERTOOLS_TRACE_DISABLED were set."""
+    function = _function(sam_template)
+    assert function["Tracing"] == "Active"
+    assert "POWERTOOLS_TRACE_DISABLED" not in function["Environment"]["Variables"]
+    tracing = role_statements(sam_template)["Tracing"]
+    assert sorted(as_list(tracing["Action"])) == [
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ]
 
 
 def test_both_queues_feed_the_function_with_partial_batch_failures(
@@ -116,60 +155,58 @@ def test_both_queues_feed_the_function_with_partial_batch_failures(
 
 def test_queues_have_dead_letter_queues(sam_template: dict[str, Any]) -> None:
     queues = resources_of(sam_template, "AWS::SQS::Queue")
-    assert set(queues) == {"WorkflowQueue", "WorkflowDLQ", "StepQueue", "StepDLQ"}
+    assert set(queues) == {
+        "WorkflowQueue",
+        "WorkflowDLQ",
+        "StepQueue",
+        "StepDLQ",
+        "ForwardFailureQueue",
+    }
     for name in ("WorkflowQueue", "StepQueue"):
         redrive = queues[name]["Properties"]["RedrivePolicy"]
         assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [f"{name[:-5]}DLQ", "Arn"]}
-        assert redrive["maxReceiveCount"] == 10
-    for name in ("WorkflowDLQ", "StepDLQ"):
+        assert redrive["maxReceiveCount"] == MAX_RECEIVE_COUNT
+    for name in ("WorkflowDLQ", "StepDLQ", "ForwardFailureQueue"):
         assert queues[name]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def test_visibility_timeouts_fit_the_function_timeout(sam_template: dict[str, Any]) -> None:
-    """Lambda refuses an SQS event source whose visibility timeout is below the timeout."""
-    timeout = _function(sam_template)["Timeout"]
+def test_visibility_timeouts_are_derived_from_the_function_timeout(
+    sam_template: dict[str, Any],
+) -> None:
+    """Issue 16 case 9: the rule of the code (``queue_visibility``: equal to the
+    function timeout) is what the template says, for the parameter's value."""
+    default = sam_template["Parameters"]["FunctionTimeout"]["Default"]
+    assert queue_visibility(default) == default  # the rule the template writes as a Ref
     queues = resources_of(sam_template, "AWS::SQS::Queue")
-    step = queues["StepQueue"]["Properties"]["VisibilityTimeout"]
-    workflow = queues["WorkflowQueue"]["Properties"]["VisibilityTimeout"]
-    assert step == 900
-    assert timeout < STEP_LEASE_SECONDS < step
-    assert step - timeout >= 60
-    assert workflow >= timeout
+    for name in ("WorkflowQueue", "StepQueue"):
+        assert queues[name]["Properties"]["VisibilityTimeout"] == TIMEOUT_REF, name
+    assert _function(sam_template)["Timeout"] == TIMEOUT_REF
 
 
 # --- storage ---------------------------------------------------------------------------------
 
 
-def test_table_keys_indexes_and_ttl(sam_template: dict[str, Any]) -> None:
+def test_table_keys_and_indexes_are_the_ones_the_code_creates(
+    sam_template: dict[str, Any], code_table: dict[str, Any]
+) -> None:
+    """Attributes, keys and every index (by_parent too) exactly as create_resources()
+    makes them; and no TTL, since nothing may expire from the log."""
     _, table = only(sam_template, "AWS::DynamoDB::Table")
     props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
-    assert props["KeySchema"] == [
-        {"AttributeName": "PK", "KeyType": "HASH"},
-        {"AttributeName": "SK", "KeyType": "RANGE"},
-    ]
-    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
-        "PK": "S",
-        "SK": "S",
-        "workflow_name": "S",
-        "status": "S",
-        "created_key": "S",
-    }
-    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"by_workflow", "by_status"}
-    for name, key in (("by_workflow", "workflow_name"), ("by_status", "status")):
-        assert indexes[name]["KeySchema"] == [
-            {"AttributeName": key, "KeyType": "HASH"},
-            {"AttributeName": "created_key", "KeyType": "RANGE"},
-        ]
-        assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
-    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table_shape(props) == code_table
+    assert {i["IndexName"] for i in code_table["GlobalSecondaryIndexes"]} >= {"by_parent"}
+    by_parent = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}["by_parent"]
+    assert by_parent["KeySchema"][0] == {"AttributeName": "parent_run_id", "KeyType": "HASH"}
+    assert "TimeToLiveSpecification" not in props
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
 
 
-def test_bucket_is_private_encrypted_expiring_and_tls_only(sam_template: dict[str, Any]) -> None:
+def test_bucket_is_private_encrypted_never_expiring_and_tls_only(
+    sam_template: dict[str, Any],
+) -> None:
     name, bucket = only(sam_template, "AWS::S3::Bucket")
     props = bucket["Properties"]
     assert props["PublicAccessBlockConfiguration"] == {
@@ -180,10 +217,11 @@ def test_bucket_is_private_encrypted_expiring_and_tls_only(sam_template: dict[st
     }
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    # Issue 16 case 4: payloads of runs that sleep long must stay. The one rule left
+    # only aborts uploads that never completed.
     (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
     assert lifecycle["Status"] == "Enabled"
-    assert lifecycle["ExpirationInDays"] == {"Ref": "PayloadExpirationDays"}
-    assert sam_template["Parameters"]["PayloadExpirationDays"]["Default"] == 30
+    assert set(lifecycle) == {"Id", "Status", "AbortIncompleteMultipartUpload"}
 
     _, policy = only(sam_template, "AWS::S3::BucketPolicy")
     assert _ref(policy["Properties"]["Bucket"]) == name
@@ -195,22 +233,85 @@ def test_bucket_is_private_encrypted_expiring_and_tls_only(sam_template: dict[st
 # --- the HTTP API ----------------------------------------------------------------------------
 
 
-def test_run_routes_use_iam_and_the_hook_route_is_public(sam_template: dict[str, Any]) -> None:
-    _, api = only(sam_template, "AWS::Serverless::HttpApi")
-    assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
-    assert api["Properties"]["Auth"]["EnableIamAuthorizer"] is True
-
+def _routes(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     routes = {}
-    for event in _function(sam_template)["Events"].values():
+    for event in _function(template)["Events"].values():
         if event["Type"] == "HttpApi":
             props = event["Properties"]
             assert _ref(props["ApiId"]) == "HttpApi"
             routes[f"{props['Method']} {props['Path']}"] = props
-    assert set(routes) == RUN_ROUTES | {HOOK_ROUTE}
-    assert routes[HOOK_ROUTE]["Auth"] == {"Authorizer": "NONE"}
-    for route in RUN_ROUTES:
-        # No route-level Auth: the API's DefaultAuthorizer (AWS_IAM) applies.
-        assert "Auth" not in routes[route], route
+    return routes
+
+
+def test_routes_use_iam_but_the_webhook_route(sam_template: dict[str, Any]) -> None:
+    _, api = only(sam_template, "AWS::Serverless::HttpApi")
+    assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    assert api["Properties"]["Auth"]["EnableIamAuthorizer"] is True
+    routes = _routes(sam_template)
+    assert routes.keys() >= served_routes() | PUBLIC
+    for route, props in routes.items():
+        if route in PUBLIC:
+            assert props["Auth"] == {"Authorizer": "NONE"}, route
+        else:
+            # No route-level Auth: the API's DefaultAuthorizer (AWS_IAM) applies.
+            assert "Auth" not in props, route
+
+
+def test_the_webhook_route_is_throttled(sam_template: dict[str, Any]) -> None:
+    _, api = only(sam_template, "AWS::Serverless::HttpApi")
+    settings = api["Properties"]["RouteSettings"]
+    assert set(settings) == PUBLIC
+    for route in PUBLIC:
+        assert settings[route] == {
+            "ThrottlingRateLimit": {"Ref": "WebhookRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "WebhookBurstLimit"},
+        }
+
+
+# --- alarms and the failed forwards ---------------------------------------------------------
+
+
+def test_alarms_on_both_dlqs_and_the_failed_forwards(sam_template: dict[str, Any]) -> None:
+    alarms = resources_of(sam_template, "AWS::CloudWatch::Alarm")
+    watched = {}
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["Namespace"] == "AWS/SQS"
+        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert props["ComparisonOperator"] == "GreaterThanThreshold"
+        assert props["Threshold"] == 0
+        assert props["TreatMissingData"] == "notBreaching"
+        (dimension,) = props["Dimensions"]
+        assert dimension["Name"] == "QueueName"
+        watched[dimension["Value"]["Fn::GetAtt"][0]] = name
+        # The topic only when one is given.
+        expected = {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
+        assert props["AlarmActions"] == props["OKActions"] == expected
+    assert set(watched) == {"WorkflowDLQ", "StepDLQ", "ForwardFailureQueue"}
+    assert sam_template["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+    }
+
+
+def test_failed_forwards_go_to_their_queue(sam_template: dict[str, Any]) -> None:
+    """Forwards invoke a version number: the invoke config is on the published version
+    and outlives the next deploy, which moves it to the new version."""
+    _, config = only(sam_template, "AWS::Lambda::EventInvokeConfig")
+    props = config["Properties"]
+    assert props["FunctionName"] == {"Ref": "WorkflowsFunction"}
+    assert props["Qualifier"] == {
+        "Fn::Select": [7, {"Fn::Split": [":", {"Ref": "WorkflowsFunction.Version"}]}]
+    }
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["ForwardFailureQueue", "Arn"]}}
+    }
+    assert config["DeletionPolicy"] == config["UpdateReplacePolicy"] == "Retain"
+    # Lambda sends to the destination with the function's role.
+    allowed = role_statements(sam_template)["ForwardFailures"]
+    assert allowed["Action"] == "sqs:SendMessage"
+    assert allowed["Resource"] == {"Fn::GetAtt": ["ForwardFailureQueue", "Arn"]}
 
 
 # --- IAM ---------------------------------------------------------------------------------------
@@ -233,6 +334,17 @@ def test_the_wildcard_scan_finds_wildcards() -> None:
                                 "Statement": [
                                     {"Effect": "Allow", "Action": "s3:Get*", "Resource": "x"},
                                     {"Effect": "Allow", "Action": ["sqs:X"], "Resource": "*"},
+                                    # X-Ray's "*" is exempt only on its own.
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": ["xray:PutTraceSegments", "sqs:Y"],
+                                        "Resource": "*",
+                                    },
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": "xray:PutTraceSegments",
+                                        "Resource": "*",
+                                    },
                                     {"Effect": "Deny", "Action": "*", "Resource": "*"},
                                 ]
                             }
@@ -251,7 +363,7 @@ def test_the_wildcard_scan_finds_wildcards() -> None:
         }
     }
     problems = wildcard_problems(template)
-    assert len(problems) == 3, problems
+    assert len(problems) == 4, problems
 
 
 def test_function_role_is_explicit_and_scoped(sam_template: dict[str, Any]) -> None:
@@ -262,7 +374,8 @@ def test_function_role_is_explicit_and_scoped(sam_template: dict[str, Any]) -> N
     _, role = only(sam_template, "AWS::IAM::Role")
     assert "ManagedPolicyArns" not in role["Properties"]
     (policy,) = role["Properties"]["Policies"]
-    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    statements = role_statements(sam_template)
+    assert len(statements) == len(policy["PolicyDocument"]["Statement"])
     resources = {sid: as_list(s["Resource"]) for sid, s in statements.items()}
     assert resources["EventLog"] == [
         {"Fn::GetAtt": ["RunsTable", "Arn"]},
@@ -278,6 +391,10 @@ def test_function_role_is_explicit_and_scoped(sam_template: dict[str, Any]) -> N
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
     }
+    assert resources["Redrive"] == [
+        {"Fn::GetAtt": ["WorkflowDLQ", "Arn"]},
+        {"Fn::GetAtt": ["StepDLQ", "Arn"]},
+    ]
     assert resources["Payloads"] == [{"Fn::Sub": "${PayloadBucket.Arn}/*"}]
     function_arn = (
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
@@ -317,7 +434,7 @@ def test_transformed_template_invokes_the_alias(sam_translated: dict[str, Any]) 
     for mapping in mappings.values():
         assert mapping["Properties"]["FunctionName"] == {"Ref": alias_name}
     permissions = resources_of(sam_translated, "AWS::Lambda::Permission")
-    assert len(permissions) == 6
+    assert len(permissions) == len(_routes(load_template()))  # one per route
     for permission in permissions.values():
         assert permission["Properties"]["FunctionName"] == {"Ref": alias_name}
 
@@ -329,7 +446,24 @@ def test_transformed_api_security(sam_translated: dict[str, Any]) -> None:
         for path, operations in api["Properties"]["Body"]["paths"].items()
         for method, operation in operations.items()
     }
-    assert set(security) == RUN_ROUTES | {HOOK_ROUTE}
-    for route in RUN_ROUTES:
-        assert security[route] == [{"AWS_IAM": []}], route
-    assert security[HOOK_ROUTE] == [{"NONE": []}]
+    assert set(security) >= served_routes() | PUBLIC
+    for route, required in security.items():
+        assert required == ([{"NONE": []}] if route in PUBLIC else [{"AWS_IAM": []}]), route
+    _, stage = only(sam_translated, "AWS::ApiGatewayV2::Stage")
+    assert set(stage["Properties"]["RouteSettings"]) == PUBLIC
+
+
+def test_the_lambda_package_has_the_dependencies_and_the_tracer() -> None:
+    """``sam build --manifest infra/requirements-lambda.txt`` installs what pyproject
+    says, including the X-Ray SDK that powertools' Tracer needs (Tracing: Active)."""
+    import tomllib
+
+    project = tomllib.loads((TEMPLATE.parent / "pyproject.toml").read_text())["project"]
+    manifest = TEMPLATE.parent / "infra" / "requirements-lambda.txt"
+    lines = [
+        line.strip()
+        for line in manifest.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(lines) == sorted(project["dependencies"])
+    assert any(line.startswith("aws-lambda-powertools[tracer]") for line in lines)

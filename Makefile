@@ -8,29 +8,37 @@ HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test lint typecheck clean chromium bench bench-quick
 
+# What an extra pulls in, read from pyproject.toml so the message never drifts from it.
+REQUIRES = $(BIN)/python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(", ".join(p["dependencies"] + [d for e in sys.argv[1:] for d in p["optional-dependencies"][e]]))'
+
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	@echo "creating the virtual environment $(VENV) with $$($(PYTHON) --version) and upgrading pip in it"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.local-$(HASH): $(BIN)/python
+	@echo "installing adapter (editable) into $(VENV) with: $$($(REQUIRES) local)"
 	$(BIN)/python -m pip install --quiet -e '.[local]'
 	touch $@
 
 $(VENV)/.test-$(HASH): $(BIN)/python
+	@echo "installing adapter (editable) into $(VENV) with: $$($(REQUIRES) local test)"
 	$(BIN)/python -m pip install --quiet -e '.[local,test]'
 	touch $@
 
 $(SAM):
+	@echo "installing the AWS SAM CLI into .venv-sam (its own venv: it pins older boto3 and pydantic)"
 	$(PYTHON) -m venv .venv-sam
 	.venv-sam/bin/python -m pip install --quiet --upgrade pip
 	.venv-sam/bin/python -m pip install --quiet 'aws-sam-cli>=1.100'
 
 # The browser tests (tests/browser) drive Debian's chromium, never a downloaded browser.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium >/dev/null 2>&1 || (echo "installing Debian's chromium with apt-get (for tests/browser)" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 $(VENV)/.bench-$(HASH): $(BIN)/python
+	@echo "installing adapter (editable) into $(VENV) with: $$($(REQUIRES) local bench)"
 	$(BIN)/python -m pip install --quiet -e '.[local,bench]'
 	touch $@
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import dev, hooks, runs, start
+from . import dev, hooks, runs, start, ui
 from ._connection import Connection
 from ._errors import EXIT_CODES_HELP, EXIT_OK, describe, report
 from ._options import Command, EndpointOpt, Group, ProfileOpt, RegionOpt
@@ -105,6 +105,7 @@ app.command("start", cls=Command, epilog=EXIT_CODES_HELP)(start.start)
 app.add_typer(runs.app, name="runs", epilog=EXIT_CODES_HELP)
 app.add_typer(hooks.app, name="hooks")
 app.command("dev", cls=Command)(dev.dev)
+app.command("ui", cls=Command)(ui.ui)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ options that take a value name it (``JSON``, ``NAME``, ``URL``...) instead of ``
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Annotated, Any
 
@@ -21,25 +22,56 @@ def parse_json(text: str, option: str) -> Any:
         raise typer.BadParameter(f"not valid JSON: {exc}", param_hint=option) from None
 
 
+def _no_type(ctx: Any) -> None:
+    return None
+
+
 def _untyped_flags(params: list[Any]) -> list[Any]:
-    # A flag takes no value, so a "<bool>" type beside it in the help only misleads.
+    # A flag takes no value, so a "<bool>" type beside it in the help only misleads; an
+    # argument is named by its metavar (RUN_ID, TOKEN), which says more than "<str>".
     for param in params:
         if getattr(param, "is_bool_flag", False) and param.metavar is None:
             param.metavar = ""
+        elif param.param_type_name == "argument" and param.metavar is not None:
+            object.__setattr__(param, "display_type_rich", _no_type)
     return params
 
 
-class Command(TyperCommand):
-    """A command whose help lists flags (``--json``, ``--wait``, ``--help``) without a type."""
+def _reflowed(text: str | None) -> str | None:
+    # typer's rich help keeps a docstring's single line breaks, so wrapped source lines
+    # would come out as ragged lines: join each paragraph into one line, and let the
+    # terminal's width wrap it.
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
-    def get_params(self, ctx: typer.Context) -> list[Any]:
+
+# ``ctx`` is typed ``Any`` below: the base classes take the Context of the click that typer
+# bundles (``typer._click``, private), which ``typer.Context`` only subclasses, so naming
+# the public one would narrow the override.
+
+
+class Command(TyperCommand):
+    """A command whose help lists flags (``--json``, ``--wait``, ``--help``) without a type,
+    and whose docstring paragraphs wrap to the terminal."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = _reflowed(self.help)
+
+    def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
 
 
 class Group(TyperGroup):
-    """A command group whose help lists flags without a type."""
+    """A command group whose help lists flags without a type, its paragraphs wrapped."""
 
-    def get_params(self, ctx: typer.Context) -> list[Any]:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = _reflowed(self.help)
+
+    def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
 
 

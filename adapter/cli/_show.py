@@ -63,6 +63,19 @@ def print_run(
         ("Status", status_text(record.status)),
         ("Deployment", record.deployment_id),
     ]
+    if record.stuck is not None:
+        stuck = record.stuck
+        fields.append(
+            (
+                "Stuck",
+                Text(
+                    f"since {local(stuck.since)} ({stuck.kind}): {stuck.reason}; recover with "
+                    f"`adapter runs retry {record.run_id}` (or `adapter runs redrive` once "
+                    "the cause is gone)",
+                    style="yellow",
+                ),
+            )
+        )
     parent = parent_of(record)
     if parent:
         fields.append(("Parent", f"{parent[0]} (spawned by its {parent[1]})"))

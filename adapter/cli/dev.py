@@ -22,7 +22,7 @@ def dev(
     modules: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[MODULE]...",
+            metavar="MODULE",
             help="Workflow modules to load; default: \\[tool.adapter] modules in "
             "pyproject.toml, else the samples.",
             show_default=False,

@@ -51,8 +51,10 @@ def hooks_resume(
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Deliver a payload to a hook, resuming its run: the hook holding TOKEN, or the one
-    run RUN_ID waits on (--run, and --hook to choose among several)."""
+    """Deliver a payload to a hook, resuming its run.
+
+    The hook is the one holding TOKEN, or the one run RUN_ID waits on (--run, and --hook
+    to choose among several)."""
     if (token is None) == (run_id is None):
         raise typer.BadParameter("give either a TOKEN or --run RUN_ID", param_hint="TOKEN")
     if hook is not None and run_id is None:

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -16,7 +18,8 @@ from ..core.durations import parse_duration
 from ..core.errors import WorkflowRunCancelledError, WorkflowRunFailedError
 from ..core.events import Event
 from ..runtime import child_runs, event_json, get_run, page_runs, run_json
-from ..world import RUN_STATUSES, RunRecord
+from ..world import RUN_STATUSES, STUCK, RunRecord
+from . import _recover
 from ._connection import connect, history, runtime_now
 from ._errors import CliError
 from ._follow import poll, wait_for_end
@@ -44,7 +47,12 @@ from ._render import (
 from ._show import print_run
 from ._timeline import build_timeline
 
-app = typer.Typer(cls=Group, help="List, inspect, follow and cancel runs.", no_args_is_help=True)
+app = typer.Typer(
+    cls=Group,
+    help="List, inspect, follow, cancel, wake and recover runs.",
+    no_args_is_help=True,
+)
+_STATUS_FILTERS = (*RUN_STATUSES, STUCK)
 
 _MOMENT_HELP = (
     "an ISO date or time (2024-05-01, 2024-05-01T12:00Z; local time without a zone) "
@@ -68,7 +76,8 @@ def runs_ls(
             "--status",
             "-s",
             metavar="STATUS",
-            help=f"Only runs with this status ({', '.join(RUN_STATUSES)}).",
+            help=f"Only runs with this status ({', '.join(RUN_STATUSES)}), or {STUCK}: "
+            "runs that cannot advance on their own, with the reason.",
         ),
     ] = None,
     since: Annotated[
@@ -96,10 +105,13 @@ def runs_ls(
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """List runs, newest first, a page at a time (the next page's cursor goes to stderr,
-    or to "nextCursor" with --json)."""
-    if status is not None and status not in RUN_STATUSES:
-        raise typer.BadParameter(f"must be one of {', '.join(RUN_STATUSES)}", param_hint="--status")
+    """List runs, newest first, a page at a time.
+
+    The next page's cursor goes to stderr (to "nextCursor" with --json)."""
+    if status is not None and status not in _STATUS_FILTERS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(_STATUS_FILTERS)}", param_hint="--status"
+        )
     since_at, until_at = _moment(since, "--since"), _moment(until, "--until")
     connect(ctx, endpoint_url, profile)
     now = runtime_now()
@@ -127,24 +139,51 @@ def runs_ls(
         filtered = workflow or status or since or until or cursor
         out.print("no runs" + (" matching the filters" if filtered else ""))
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("RUN ID", "WORKFLOW", "STATUS", "DEPLOYMENT", "CREATED", "DURATION"):
-        table.add_column(column, no_wrap=True, justify="right" if column == "DURATION" else "left")
-    for record in records:
-        duration = format_duration(run_duration(record, now)) + ("" if record.ended else "…")
-        table.add_row(
-            record.run_id,
-            escape(record.workflow_name),
-            status_text(record.status),
-            escape(record.deployment_id),
-            local(record.created_at),
-            duration,
-        )
-    out.print(table)
+    _print_runs(out, records, now, reasons=status == STUCK)
     if next_cursor:
         console(stderr=True).print(
             Text(f"more runs: add --cursor {next_cursor} for the next page", style="dim")
         )
+
+
+def _print_runs(
+    out: Console, records: Sequence[RunRecord], now: datetime, *, reasons: bool
+) -> None:
+    """The runs, one row each; a stuck run's status says so, and with ``reasons`` (the
+    ``--status stuck`` listing) each row has since when, and a line under it says why."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    columns = ["RUN ID", "WORKFLOW", "STATUS", "DEPLOYMENT", "CREATED", "DURATION"]
+    if reasons:
+        columns.append("STUCK SINCE")
+    for column in columns:
+        table.add_column(column, no_wrap=True, justify="right" if column == "DURATION" else "left")
+    for record in records:
+        duration = format_duration(run_duration(record, now)) + ("" if record.ended else "…")
+        status = status_text(record.status)
+        if record.stuck is not None:
+            status.append(" (stuck)", style="bold yellow")
+        row: list[Text | str] = [
+            record.run_id,
+            escape(record.workflow_name),
+            status,
+            escape(record.deployment_id),
+            local(record.created_at),
+            duration,
+        ]
+        if reasons:
+            row.append(local(record.stuck.since) if record.stuck else "-")
+        table.add_row(*row)
+    if not reasons:
+        out.print(table)
+        return
+    # One line per row (no column wraps), so each reason can go under its run, whole.
+    header, *rows = out.render_lines(table, out.options, pad=False, new_lines=True)
+    out.print(Segments(header))
+    for record, line in zip(records, rows, strict=True):
+        out.print(Segments(line))
+        if record.stuck is not None:
+            why = f"  └ {record.stuck.kind}: {record.stuck.reason}"
+            out.print(Text(why, style="yellow"), soft_wrap=True)
 
 
 def _moment(text: str | None, option: str) -> datetime | timedelta | None:
@@ -180,8 +219,10 @@ def runs_show(
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Show a run: status, input, output or error, child runs, a timeline of its steps,
-    sleeps and hooks, and the tracebacks recorded with its failures."""
+    """Show a run: its fields, child runs, timeline and tracebacks.
+
+    The timeline has one line per step, sleep and hook; the tracebacks are those recorded
+    with its failures."""
     connect(ctx, endpoint_url, profile)
     record, events = history(run_id)
     spans = build_timeline(events)
@@ -297,8 +338,10 @@ def runs_result(
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Print a completed run's output, as JSON. Exit status 1 when the run failed or was
-    cancelled, or (without --wait) has not ended yet."""
+    """Print a completed run's output, as JSON.
+
+    Exit status 1 when the run failed or was cancelled, or (without --wait) has not ended
+    yet."""
     connect(ctx, endpoint_url, profile)
     run = get_run(run_id)
     record = run.record()
@@ -351,3 +394,8 @@ def runs_cancel(
         console().print(Text(f"run {run_id} was already cancelled"))
     else:
         console().print(Text(f"cancelled run {run_id} (was {before})"))
+
+
+app.command("wake", cls=Command)(_recover.runs_wake)
+app.command("retry", cls=Command)(_recover.runs_retry)
+app.command("redrive", cls=Command)(_recover.runs_redrive)

@@ -1,7 +1,8 @@
 /* adapter run inspector: plain JavaScript over the adapter HTTP API.
  *
  * Views (hash routing, so the page works from any static host):
- *   #/                         runs, newest first   (#/?workflow=NAME&status=STATUS)
+ *   #/                         runs, newest first
+ *                              (#/?workflow=PART&status=STATUS&since=LOCAL&until=LOCAL)
  *   #/runs/<runId>             one run: header, timeline, child runs, events
  *
  * The API base is the page's origin, or the ?api= query parameter
@@ -14,6 +15,7 @@
   const REFRESH_MS = 2000;
   const RUNS_LIMIT = 100;
   const STATUSES = ["pending", "running", "completed", "failed", "cancelled"];
+  const FILTER_STATUSES = [...STATUSES, "stuck"]; // stuck: pending or running, cannot advance
   const ACTIVE = new Set(["pending", "running"]);
   const STATUS_ICONS = {
     pending: "○",
@@ -21,6 +23,7 @@
     completed: "✔",
     failed: "✖",
     cancelled: "⊘",
+    stuck: "⚠",
   };
   // What a timeline bar ended as: icon and text, so colour is never the only signal.
   const OUTCOMES = {
@@ -276,7 +279,9 @@
     const match = path.match(/^\/runs\/([^/]+)\/?$/);
     if (match) return { view: "run", runId: decodeURIComponent(match[1]) };
     if (path === "/" || path === "/runs" || path === "/runs/") {
-      return { view: "runs", workflow: params.get("workflow") || "", status: params.get("status") || "" };
+      const filters = { view: "runs" };
+      for (const key of ["workflow", "status", "since", "until"]) filters[key] = params.get(key) || "";
+      return filters;
     }
     return { view: "missing", path };
   }
@@ -370,42 +375,45 @@
 
   function runsView(main, filters, gen) {
     document.title = "Runs · adapter";
+    const field = (id, label, control) =>
+      h("div", { class: `field field-${id}` }, h("label", { for: `filter-${id}`, text: label }), control);
+    const runIdInput = h("input", {
+      id: "filter-run-id", name: "run", type: "search", placeholder: "wrun_…",
+      autocomplete: "off", spellcheck: "false",
+    });
+    const searchForm = h(
+      "form",
+      { class: "run-search", role: "search", "aria-label": "Find a run by id", onsubmit: findRun },
+      field("run-id", "Run ID", runIdInput),
+      h("button", { type: "submit", class: "button", text: "Open run" }),
+      h("p", { class: "field-error", id: "run-id-error", role: "alert" }),
+    );
     const workflowInput = h("input", {
-      id: "filter-workflow",
-      name: "workflow",
-      type: "text",
-      list: "workflow-names",
-      value: filters.workflow,
-      placeholder: "any workflow (full registered name)",
-      autocomplete: "off",
-      spellcheck: "false",
+      id: "filter-workflow", name: "workflow", type: "text", list: "workflow-names",
+      value: filters.workflow, placeholder: "any (part of the name, e.g. orders)",
+      autocomplete: "off", spellcheck: "false",
     });
     const datalist = h("datalist", { id: "workflow-names" });
     const statusSelect = h(
       "select",
       { id: "filter-status", name: "status" },
       h("option", { value: "", text: "any status" }),
-      STATUSES.map((s) => h("option", { value: s, text: `${STATUS_ICONS[s]} ${s}`, selected: s === filters.status })),
+      FILTER_STATUSES.map((s) => h("option", { value: s, text: `${STATUS_ICONS[s]} ${s}`, selected: s === filters.status })),
     );
+    const sinceInput = h("input", { id: "filter-since", name: "since", type: "datetime-local", step: "1", value: filters.since });
+    const untilInput = h("input", { id: "filter-until", name: "until", type: "datetime-local", step: "1", value: filters.until });
     const form = h(
       "form",
       { class: "filters", role: "search", "aria-label": "Filter runs", onsubmit: apply },
-      h(
-        "div",
-        { class: "field field-workflow" },
-        h("label", { for: "filter-workflow", text: "Workflow" }),
-        workflowInput,
-        datalist,
-      ),
-      h("div", { class: "field" }, h("label", { for: "filter-status", text: "Status" }), statusSelect),
+      h("div", { class: "field-workflow-wrap" }, field("workflow", "Workflow", workflowInput), datalist),
+      field("status", "Status", statusSelect),
+      field("since", "Created from", sinceInput),
+      field("until", "Created before", untilInput),
       h("div", { class: "field-buttons" },
         h("button", { type: "submit", class: "button", text: "Apply filters" }),
         h("button", {
-          type: "button",
-          class: "button button-quiet",
-          text: "Clear",
-          disabled: !filters.workflow && !filters.status,
-          onclick: () => navigate("", ""),
+          type: "button", class: "button button-quiet", text: "Clear",
+          disabled: !filtered(filters), onclick: () => navigate({}),
         }),
       ),
     );
@@ -413,35 +421,53 @@
 
     function apply(event) {
       if (event) event.preventDefault();
-      navigate(workflowInput.value.trim(), statusSelect.value);
+      navigate({
+        workflow: workflowInput.value.trim(), status: statusSelect.value,
+        since: sinceInput.value, until: untilInput.value,
+      });
     }
 
-    function navigate(workflow, status) {
+    function navigate(next) {
       const params = new URLSearchParams();
-      if (workflow) params.set("workflow", workflow);
-      if (status) params.set("status", status);
+      for (const key of ["workflow", "status", "since", "until"]) if (next[key]) params.set(key, next[key]);
       const search = params.toString();
       const hash = `#/${search ? `?${search}` : ""}`;
       if (window.location.hash === hash || (!window.location.hash && hash === "#/")) refresher.refresh();
       else window.location.hash = hash;
     }
 
+    async function findRun(event) {
+      event.preventDefault();
+      const wanted = runIdInput.value.trim();
+      const problem = searchForm.querySelector(".field-error");
+      problem.textContent = "";
+      if (!wanted) {
+        problem.textContent = "Type a run id (wrun_…).";
+        runIdInput.focus();
+        return;
+      }
+      try {
+        await api("GET", `/runs/${encodeURIComponent(wanted)}`);
+      } catch (err) {
+        problem.textContent = err.status === 404 ? `No run with id ${wanted}.` : err.message;
+        runIdInput.focus();
+        return;
+      }
+      window.location.hash = `#/runs/${encodeURIComponent(wanted)}`;
+    }
+
     const note = h("span", { class: "refresh-note", id: "refresh-note" });
     const refreshButton = h("button", {
-      type: "button",
-      class: "button button-quiet",
-      text: "Refresh",
-      onclick: () => refresher.refresh(),
+      type: "button", class: "button button-quiet", text: "Refresh", onclick: () => refresher.refresh(),
     });
     const errorBox = h("div", { class: "error-box" });
+    const counts = h("ul", { class: "status-counts", "aria-label": "Runs per status" });
     const tbody = h("tbody");
     const table = h(
       "table",
       { class: "data runs-table", "aria-describedby": "runs-count" },
       h("caption", { class: "visually-hidden", text: "Runs, newest first" }),
-      h(
-        "thead",
-        {},
+      h("thead", {},
         h("tr", {},
           h("th", { scope: "col", text: "Run" }),
           h("th", { scope: "col", text: "Workflow" }),
@@ -454,46 +480,153 @@
       tbody,
     );
     const count = h("p", { class: "count", id: "runs-count" });
-    const filtered = filters.workflow || filters.status;
+    const moreButton = h("button", {
+      type: "button", class: "button", text: "Load older runs", hidden: true, onclick: () => loadOlder(),
+    });
 
     append(
       main,
       h("div", { class: "view-head" },
-        h("h1", { tabindex: "-1", text: filtered ? "Runs (filtered)" : "Runs" }),
+        h("h1", { tabindex: "-1", text: filtered(filters) ? "Runs (filtered)" : "Runs" }),
         h("div", { class: "view-tools" }, note, refreshButton),
       ),
+      searchForm,
       form,
       errorBox,
+      counts,
       h("div", { class: "table-wrap" }, table),
-      count,
+      h("div", { class: "paging" }, count, moreButton),
     );
 
-    async function load() {
+    // Every run shown, by id; the newest page is read again on each refresh (new runs
+    // appear on their own), older pages once each, through the API's cursor.
+    const shown = new Map();
+    let olderCursor = null; // the cursor after the oldest page read (null: none left)
+    let pagedOnce = false;
+    // A full name the page has seen is filtered by the API; anything else (a part of a
+    // name) here, on each page. Decided once, so every page of the view has one query.
+    const serverWorkflow = knownWorkflows.has(filters.workflow) ? filters.workflow : "";
+    const sinceIso = localToIso(filters.since);
+    const untilIso = localToIso(filters.until);
+
+    function pageQuery(cursor) {
       const params = new URLSearchParams({ limit: String(RUNS_LIMIT) });
-      if (filters.workflow) params.set("workflow", filters.workflow);
-      if (filters.status) params.set("status", filters.status);
-      let runs;
+      // A full registered name is filtered by the API; a part of one here, on each page.
+      if (serverWorkflow) params.set("workflow", serverWorkflow);
+      // "stuck" is a mark on pending and running runs: picked out here.
+      if (filters.status && filters.status !== "stuck") params.set("status", filters.status);
+      if (sinceIso) params.set("since", sinceIso);
+      if (untilIso) params.set("until", untilIso);
+      if (cursor) params.set("cursor", cursor);
+      return `/runs?${params}`;
+    }
+
+    function keep(run) {
+      const name = String(run.workflowName || "").toLowerCase();
+      const wanted = filters.workflow.toLowerCase();
+      const created = ms(run.createdAt);
+      return (
+        (!wanted || name.includes(wanted)) &&
+        (!filters.status || run.status === filters.status || (filters.status === "stuck" && run.stuck)) &&
+        (!sinceIso || created >= ms(sinceIso)) &&
+        (!untilIso || created < ms(untilIso))
+      );
+    }
+
+    function take(runs) {
+      let known = false;
+      for (const run of uniqueRuns(runs)) {
+        knownWorkflows.add(run.workflowName);
+        if (shown.has(run.runId)) known = true;
+        if (keep(run)) shown.set(run.runId, run);
+      }
+      return known;
+    }
+
+    async function load() {
       try {
-        const body = await api("GET", `/runs?${params}`);
-        runs = uniqueRuns(body.runs || []);
+        const first = await api("GET", pageQuery(null));
+        if (gen !== generation) return false;
+        const hadRuns = shown.size > 0;
+        let known = take(first.runs || []);
+        let cursor = first.nextCursor || null;
+        // More new runs than a page since the last refresh: read on until a known one.
+        for (let hops = 0; hadRuns && !known && cursor && hops < 20; hops += 1) {
+          const next = await api("GET", pageQuery(cursor));
+          if (gen !== generation) return false;
+          known = take(next.runs || []);
+          cursor = next.nextCursor || null;
+        }
+        if (!pagedOnce) {
+          pagedOnce = true;
+          olderCursor = cursor;
+        }
       } catch (err) {
         if (gen !== generation) return false;
         clear(errorBox).append(notice("error", err.message));
         note.textContent = `Retrying every ${REFRESH_MS / 1000} s`;
         return err.status === 0 || err.status >= 500;
       }
-      if (gen !== generation) return false;
       clear(errorBox);
-      for (const run of runs) knownWorkflows.add(run.workflowName);
+      render();
+      note.textContent = `Auto-refreshing every ${REFRESH_MS / 1000} s · updated ${fmtClock(Date.now())}`;
+      note.classList.add("live");
+      return true;
+    }
+
+    async function loadOlder() {
+      if (!olderCursor) return;
+      moreButton.disabled = true;
+      try {
+        const page = await api("GET", pageQuery(olderCursor));
+        if (gen !== generation) return;
+        take(page.runs || []);
+        olderCursor = page.nextCursor || null;
+        render();
+        announce(`${shown.size} runs shown.`);
+      } catch (err) {
+        clear(errorBox).append(notice("error", `Loading older runs failed: ${err.message}`));
+      } finally {
+        moreButton.disabled = false;
+      }
+    }
+
+    function render() {
+      const runs = [...shown.values()].sort(newestFirst);
       clear(datalist).append(...[...knownWorkflows].sort().map((name) => h("option", { value: name })));
+      renderCounts(runs);
       renderRows(runs);
-      const active = runs.some((run) => ACTIVE.has(run.status));
-      const now = fmtClock(Date.now());
-      note.textContent = active
-        ? `Auto-refreshing every ${REFRESH_MS / 1000} s while runs are pending or running · updated ${now}`
-        : `Updated ${now}`;
-      note.classList.toggle("live", active);
-      return active;
+      moreButton.hidden = !olderCursor;
+      const many = runs.length === 1 ? "run" : "runs";
+      count.textContent = `${runs.length} ${many}${filtered(filters) ? " matching the filters" : ""}` +
+        (olderCursor ? " shown; older runs on the next pages." : ".");
+    }
+
+    function renderCounts(runs) {
+      const tally = new Map(STATUSES.map((s) => [s, 0]));
+      let stuck = 0;
+      for (const run of runs) {
+        tally.set(run.status, (tally.get(run.status) || 0) + 1);
+        if (run.stuck) stuck += 1;
+      }
+      const items = [...tally.entries()].map(([status, n]) => [status, n]);
+      if (stuck) items.push(["stuck", stuck]);
+      clear(counts).append(
+        ...items.map(([status, n]) =>
+          h("li", { dataset: { status, count: String(n) } },
+            h("a", {
+              href: `#/?${new URLSearchParams({ ...cleanFilters(filters), status })}`,
+              class: `count-chip status-${status}${filters.status === status ? " is-current" : ""}`,
+              "aria-current": filters.status === status ? "true" : null,
+              title: `Show only ${status} runs`,
+            },
+              h("span", { class: "status-icon", "aria-hidden": "true", text: STATUS_ICONS[status] || "⚠" }),
+              ` ${status} `,
+              h("strong", { class: "count-n", text: String(n) }),
+            ),
+          ),
+        ),
+      );
     }
 
     function renderRows(runs) {
@@ -506,18 +639,15 @@
       if (!runs.length) {
         tbody.append(
           h("tr", {}, h("td", { colspan: "6", class: "empty" },
-            filtered ? "No runs match these filters." : "No runs yet. Start one with POST /runs (or `adapter start`).")),
+            filtered(filters) ? "No runs match these filters." : "No runs yet. Start one with POST /runs (or `adapter start`).")),
         );
       }
       for (const run of runs) {
         const created = ms(run.createdAt);
         const ended = ms(run.completedAt);
         const active = ACTIVE.has(run.status);
-        const took = (ended ?? now) - created;
         tbody.append(
-          h(
-            "tr",
-            { dataset: { runId: run.runId, status: run.status } },
+          h("tr", { dataset: { runId: run.runId, status: run.status } },
             h("td", { class: "cell-id" }, runLink(run.runId)),
             h("td", { class: "cell-wf" },
               h("a", {
@@ -526,11 +656,11 @@
                 title: `Show only runs of ${run.workflowName}`,
               }, workflowName(run.workflowName)),
             ),
-            h("td", {}, statusBadge(run.status)),
+            h("td", {}, statusBadge(run.status), run.stuck ? h("span", { class: "stuck-flag", title: run.stuck.reason, text: " ⚠ stuck" }) : null),
             h("td", {}, h("code", { text: run.deploymentId })),
             h("td", {}, h("time", { datetime: run.createdAt, title: run.createdAt, text: fmtTime(created) })),
             h("td", { class: "num" },
-              fmtDuration(took),
+              fmtDuration((ended ?? now) - created),
               active
                 ? h("span", { class: "so-far", title: "still going" },
                     "…", h("span", { class: "visually-hidden", text: " so far" }))
@@ -539,10 +669,6 @@
           ),
         );
       }
-      const shown = runs.length;
-      count.textContent = shown >= RUNS_LIMIT
-        ? `Showing the newest ${shown} runs.`
-        : `${shown} run${shown === 1 ? "" : "s"}${filtered ? " matching the filters" : ""}.`;
       if (focused) {
         const row = [...tbody.rows].find((tr) => tr.dataset.runId === focused);
         const link = row && row.querySelector("a");
@@ -552,6 +678,29 @@
 
     const refresher = poller(load);
     return { stop: () => refresher.stop() };
+  }
+
+  function filtered(filters) {
+    return Boolean(filters.workflow || filters.status || filters.since || filters.until);
+  }
+
+  function cleanFilters(filters) {
+    const out = {};
+    for (const key of ["workflow", "since", "until"]) if (filters[key]) out[key] = filters[key];
+    return out;
+  }
+
+  function newestFirst(a, b) {
+    const byTime = (ms(b.createdAt) ?? 0) - (ms(a.createdAt) ?? 0);
+    if (byTime) return byTime;
+    return a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0;
+  }
+
+  /** A datetime-local value (local time) as an ISO moment with its zone, or "". */
+  function localToIso(value) {
+    if (!value) return "";
+    const at = new Date(value);
+    return Number.isNaN(at.getTime()) ? "" : at.toISOString();
   }
 
   // --- the run view ----------------------------------------------------------------------------
@@ -566,6 +715,7 @@
     const facts = h("dl", { class: "facts" });
     const io = h("div", { class: "io" });
     const timelineBox = h("div", { class: "timeline-box" });
+    const waitingSection = h("section", { class: "panel waiting-panel", "aria-labelledby": "waiting-title", hidden: true });
     const childrenBox = h("div", { class: "children-box" });
     const eventsBody = h("tbody");
     const eventsCount = h("span", { class: "section-count" });
@@ -591,6 +741,7 @@
       errorBox,
       facts,
       io,
+      waitingSection,
       h("section", { class: "panel", "aria-labelledby": "timeline-title" },
         h("h2", { id: "timeline-title" }, "Timeline"),
         timelineBox,
@@ -630,17 +781,17 @@
       let run;
       let events;
       let children;
+      let timeline;
       try {
-        [run, events, children] = await Promise.all([
+        const optional = (err) => {
+          if (err.status === 404 && err.code === "not_found") return null; // an API without the route
+          throw err;
+        };
+        [run, events, children, timeline] = await Promise.all([
           api("GET", `/runs/${encodeURIComponent(runId)}`),
           api("GET", `/runs/${encodeURIComponent(runId)}/events`).then((body) => body.events || []),
-          api("GET", `/runs/${encodeURIComponent(runId)}/children`).then(
-            (body) => body.children || [],
-            (err) => {
-              if (err.status === 404 && err.code === "not_found") return null; // an API without the route
-              throw err;
-            },
-          ),
+          api("GET", `/runs/${encodeURIComponent(runId)}/children`).then((body) => body.children || [], optional),
+          api("GET", `/runs/${encodeURIComponent(runId)}/timeline`).then((body) => body, optional),
         ]);
       } catch (err) {
         if (gen !== generation) return false;
@@ -653,7 +804,7 @@
       }
       if (gen !== generation) return false;
       clear(errorBox);
-      render(run, events, children);
+      render(run, events, children, timeline);
       const active = ACTIVE.has(run.status);
       note.textContent = active
         ? `Auto-refreshing every ${REFRESH_MS / 1000} s while the run is ${run.status} · updated ${fmtClock(Date.now())}`
@@ -662,7 +813,7 @@
       return active;
     }
 
-    function render(run, events, children) {
+    function render(run, events, children, timeline) {
       if (lastStatus !== null && lastStatus !== run.status) announce(`Run is now ${run.status}.`);
       lastStatus = run.status;
       document.title = `${shortName(run.workflowName)} ${run.status} · ${runId} · adapter`;
@@ -677,9 +828,122 @@
       for (const ev of events) {
         if (ev.type === "step_created") stepNames.set(ev.correlationId, ev.data.step_name);
       }
-      keepFocus(timelineBox, () => renderTimeline(run, events, children || [], now));
+      renderWaiting(run, timeline);
+      keepFocus(timelineBox, () => renderTimeline(run, events, timeline, children || [], now));
       renderChildren(children, stepNames);
       renderEvents(run, events);
+    }
+
+    // What the run waits on (its open sleeps and hooks), with a way to end each wait now:
+    // "Wake now" for a sleep, a payload form for a hook. Kept while the user types.
+    let waitingKey = "";
+
+    function renderWaiting(run, timeline) {
+      const active = ACTIVE.has(run.status) && timeline !== null;
+      const sleeps = active ? (timeline.waits || []).filter((w) => !w.completedAt) : [];
+      const hooks = active ? (timeline.hooks || []).filter((k) => !k.conflict && !k.disposedAt) : [];
+      const key = JSON.stringify([sleeps.map((w) => w.correlationId), hooks.map((k) => [k.correlationId, k.payloads])]);
+      if (key === waitingKey) return;
+      if (waitingSection.contains(document.activeElement) && waitingKey) {
+        // Someone is typing a payload: leave the form alone until they are done.
+        const typing = document.activeElement.tagName === "TEXTAREA";
+        if (typing) return;
+      }
+      waitingKey = key;
+      clear(waitingSection);
+      waitingSection.hidden = !sleeps.length && !hooks.length;
+      if (waitingSection.hidden) return;
+      waitingSection.append(h("h2", { id: "waiting-title" }, "Waiting on"));
+      if (sleeps.length) {
+        const button = h("button", {
+          type: "button", class: "button wake-button", text: "Wake now",
+          "aria-describedby": "waiting-sleeps",
+          onclick: () => wake(button),
+        });
+        waitingSection.append(
+          h("div", { class: "waiting-item waiting-sleep" },
+            h("ul", { id: "waiting-sleeps", class: "plain-list" },
+              sleeps.map((wait) =>
+                h("li", { dataset: { cid: wait.correlationId } },
+                  h("span", { "aria-hidden": "true", text: "◷ " }),
+                  "Sleep ", h("code", { text: wait.correlationId }), " until ",
+                  h("time", { datetime: wait.resumeAt, text: fmtTime(ms(wait.resumeAt)) }),
+                ),
+              ),
+            ),
+            button,
+            h("p", { class: "muted hint", text: "Wake now ends the pending sleeps at once (recorded like any wake): for development and tests." }),
+          ),
+        );
+      }
+      for (const hook of hooks) waitingSection.append(hookForm(hook));
+    }
+
+    function hookForm(hook) {
+      const base = API || window.location.origin;
+      const path = `/${hook.webhook ? "webhooks" : "hooks"}/${encodeURIComponent(hook.token)}`;
+      const id = `payload-${hook.correlationId}`;
+      const textarea = h("textarea", { id, name: "payload", rows: "3", spellcheck: "false", class: "payload-input" });
+      textarea.value = "{}";
+      const problem = h("p", { class: "field-error", role: "alert" });
+      const submit = h("button", { type: "submit", class: "button", text: "Resume" });
+      const form = h("form", {
+        class: "waiting-item waiting-hook resume-form",
+        dataset: { cid: hook.correlationId, token: hook.token },
+        "aria-label": `Resume hook ${hook.token}`,
+        onsubmit: async (event) => {
+          event.preventDefault();
+          problem.textContent = "";
+          let payload;
+          try {
+            payload = JSON.parse(textarea.value);
+          } catch (err) {
+            problem.textContent = `Not valid JSON: ${err.message}`;
+            textarea.focus();
+            return;
+          }
+          submit.disabled = true;
+          try {
+            await api("POST", path, payload);
+            announce(`Resumed hook ${hook.token}.`);
+            textarea.blur();
+            waitingKey = "";
+            refresher.refresh();
+          } catch (err) {
+            problem.textContent = `Resuming failed: ${err.message}`;
+          } finally {
+            submit.disabled = false;
+          }
+        },
+      },
+        h("p", {},
+          h("span", { "aria-hidden": "true", text: "◌ " }),
+          hook.webhook ? "Webhook " : "Hook ", h("code", { class: "hook-token", text: hook.token }),
+          hook.payloads ? ` · ${hook.payloads} payload${hook.payloads === 1 ? "" : "s"} received` : "",
+        ),
+        hook.webhook
+          ? h("p", { class: "webhook-url" }, "POST JSON to ", h("code", { class: "breakable", text: base + path }))
+          : null,
+        h("label", { for: id, text: "Payload (JSON)" }),
+        textarea,
+        problem,
+        submit,
+      );
+      return form;
+    }
+
+    async function wake(button) {
+      button.disabled = true;
+      try {
+        const body = await api("POST", `/runs/${encodeURIComponent(runId)}/wake`);
+        const woken = (body && body.woken) || [];
+        announce(woken.length ? `Woke ${woken.join(", ")}.` : "Nothing to wake: the sleep had already ended.");
+        waitingKey = "";
+        refresher.refresh();
+      } catch (err) {
+        clear(errorBox).append(notice("error", `Waking failed: ${err.message}`));
+        button.disabled = false;
+      }
     }
 
     function renderHead(run) {
@@ -896,13 +1160,17 @@
       eventsCount.textContent = `(${events.length})`;
     }
 
-    function renderTimeline(run, events, children, now) {
+    function renderTimeline(run, events, timeline, children, now) {
+      if (timeline === null) {
+        clear(timelineBox).append(h("p", { class: "muted", text: "This API does not serve the timeline (GET /runs/{runId}/timeline)." }));
+        return;
+      }
       const origin = ms(run.createdAt);
       const lastEvent = events.length ? ms(events[events.length - 1].createdAt) : origin;
       const runEnd = ms(run.completedAt);
       const end = runEnd ?? Math.max(now, lastEvent);
       const total = Math.max(end - origin, 1);
-      const rows = buildTimeline(events);
+      const rows = timelineRows(timeline, runEnd);
       const childrenByStep = new Map();
       for (const child of children) {
         if (!child.spawnedBy) continue;
@@ -1031,145 +1299,65 @@
     return { stop: () => refresher.stop() };
   }
 
-  /** The run's events folded into timeline rows: one per step attempt, sleep and hook
-   * wait, grouped by what they belong to, in the order those began. */
-  function buildTimeline(events) {
-    const groups = new Map();
-    const order = [];
-    let runEnd = null;
-
-    function attempt(group, at, number) {
-      const row = {
-        kind: "step",
-        cid: group.cid,
-        name: shortName(group.name),
-        fullName: group.name,
-        attempt: number || group.rows.length + 1,
-        start: at,
-        end: null,
-        outcome: "running",
-        detail: "",
-        gapFrom: group.lastEnd,
-      };
-      group.rows.push(row);
-      group.open = row;
-      return row;
-    }
-
-    for (const ev of events) {
-      const at = ms(ev.createdAt);
-      const cid = ev.correlationId || "";
-      const data = ev.data || {};
-      const group = groups.get(cid);
-      switch (ev.type) {
-        case "step_created": {
-          const created = { kind: "step", cid, name: data.step_name, rows: [], open: null, lastEnd: null };
-          groups.set(cid, created);
-          order.push(created);
-          break;
-        }
-        case "step_started": {
-          if (!group || group.kind !== "step") break;
-          if (group.open) {
-            group.open.end = at;
-            group.open.outcome = "abandoned";
-            group.open.detail = "its invocation was lost; a later delivery took over";
-          }
-          attempt(group, at, data.attempt);
-          break;
-        }
-        case "step_retrying":
-        case "step_completed":
-        case "step_failed": {
-          if (!group || group.kind !== "step") break;
-          const row = group.open || attempt(group, at, data.attempt || (data.error && data.error.attempt));
-          row.end = at;
-          group.open = null;
-          group.lastEnd = at;
-          if (ev.type === "step_completed") {
-            row.outcome = "completed";
-          } else if (ev.type === "step_retrying") {
-            row.outcome = "retried";
-            row.detail = errorText(data.error);
-          } else {
-            row.outcome = "failed";
-            row.detail = (data.error && data.error.fatal ? "fatal · " : "") + errorText(data.error);
-          }
-          break;
-        }
-        case "wait_created": {
-          const requested = ms(data.resume_at) - at;
-          // resume_at counts from the workflow's recorded now(), a moment before the
-          // event: round, so "5m" reads 5m00s and "1s" reads 1s.
-          const whole = Math.round(requested / 1000);
-          const label = requested < 1000 ? fmtDuration(requested) : whole < 60 ? `${whole}s` : fmtDuration(whole * 1000);
-          const row = {
-            kind: "sleep", cid, name: label, start: at, end: null, outcome: "sleeping",
-            detail: `until ${fmtTime(ms(data.resume_at))}`,
-          };
-          const created = { kind: "sleep", cid, rows: [row], open: row };
-          groups.set(cid, created);
-          order.push(created);
-          break;
-        }
-        case "wait_completed": {
-          if (!group || !group.open) break;
-          group.open.end = at;
-          group.open.outcome = "slept";
-          group.open.detail = "";
-          group.open = null;
-          break;
-        }
-        case "hook_created": {
-          const row = {
-            kind: "hook", cid, name: data.token, attempt: 1, start: at, end: null,
-            outcome: "waiting", detail: "",
-          };
-          if (data.conflict) {
-            row.end = at;
-            row.outcome = "conflict";
-            row.detail = `token held by run ${data.conflict}`;
-          }
-          const created = { kind: "hook", cid, rows: [row], open: data.conflict ? null : row, lastEnd: at, token: data.token };
-          groups.set(cid, created);
-          order.push(created);
-          break;
-        }
-        case "hook_received": {
-          if (!group || group.kind !== "hook") break;
-          let row = group.open;
-          if (!row) {
-            // A further payload (async for): a wait from the previous one to this one.
-            row = {
-              kind: "hook", cid, name: group.token, attempt: group.rows.length + 1,
-              start: group.lastEnd, end: null, outcome: "waiting", detail: "",
-            };
-            group.rows.push(row);
-          }
-          row.end = at;
-          row.outcome = "received";
-          row.detail = `payload ${compactJson(data.payload, 60)}`;
-          group.open = null;
-          group.lastEnd = at;
-          break;
-        }
-        case "hook_disposed": {
-          if (!group || !group.open) break;
-          group.open.end = at;
-          group.open.outcome = "disposed";
-          group.open = null;
-          break;
-        }
-        case "run_completed":
-        case "run_failed":
-        case "run_cancelled":
-          runEnd = at;
-          break;
-        default:
-          break;
+  /** Timeline rows from the API's folded run (GET /runs/{runId}/timeline): one per step
+   * attempt, sleep and hook, in the order they began. Nothing is folded here. */
+  function timelineRows(timeline, runEnd) {
+    const rows = [];
+    for (const step of timeline.steps || []) {
+      const name = shortName(step.stepName);
+      let lastEnd = null;
+      if (!step.attempts.length) {
+        rows.push({ kind: "step", cid: step.correlationId, name, fullName: step.stepName, attempt: 0,
+          start: ms(step.createdAt), end: null, outcome: "pending", detail: "", gapFrom: null });
+      }
+      for (const attempt of step.attempts) {
+        const outcome = attempt.outcome === "retrying" ? "retried" : attempt.outcome;
+        let detail = attempt.error ? errorText(attempt.error) : "";
+        if (outcome === "failed" && attempt.error && attempt.error.fatal) detail = `fatal · ${detail}`;
+        if (outcome === "abandoned") detail = "its invocation was lost; a later delivery took over";
+        rows.push({
+          kind: "step", cid: step.correlationId, name, fullName: step.stepName,
+          attempt: attempt.attempt, start: ms(attempt.startedAt), end: ms(attempt.endedAt),
+          outcome, detail, gapFrom: lastEnd,
+        });
+        lastEnd = ms(attempt.endedAt);
       }
     }
-    const rows = order.flatMap((group) => group.rows);
+    for (const wait of timeline.waits || []) {
+      const start = ms(wait.createdAt);
+      const requested = ms(wait.resumeAt) - start;
+      // resumeAt counts from the workflow's recorded now(), a moment before the event:
+      // round, so "5m" reads 5m00s and "1s" reads 1s.
+      const whole = Math.round(requested / 1000);
+      const label = requested < 1000 ? fmtDuration(requested) : whole < 60 ? `${whole}s` : fmtDuration(whole * 1000);
+      const done = ms(wait.completedAt);
+      rows.push({
+        kind: "sleep", cid: wait.correlationId, name: label, start, end: done,
+        outcome: done === null ? "sleeping" : "slept",
+        detail: done === null ? `until ${fmtTime(ms(wait.resumeAt))}` : "",
+      });
+    }
+    for (const hook of timeline.hooks || []) {
+      const received = (hook.receivedAt || []).map(ms);
+      const row = {
+        kind: "hook", cid: hook.correlationId, name: hook.token, attempt: hook.payloads || 0,
+        start: ms(hook.createdAt), end: null, outcome: "waiting", detail: "",
+      };
+      if (hook.conflict) {
+        Object.assign(row, { end: row.start, outcome: "conflict", detail: `token held by run ${hook.conflict}` });
+      } else if (hook.disposedAt && !received.length) {
+        Object.assign(row, { end: ms(hook.disposedAt), outcome: "disposed" });
+      } else if (received.length) {
+        const last = received[received.length - 1];
+        Object.assign(row, {
+          end: hook.disposedAt ? last : null,
+          outcome: hook.disposedAt ? "received" : "waiting",
+          detail: `${received.length} payload${received.length === 1 ? "" : "s"} received`,
+        });
+      }
+      rows.push(row);
+    }
+    rows.sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
     if (runEnd !== null) {
       for (const row of rows) {
         if (row.end === null) {

@@ -3,8 +3,9 @@
     .venv/bin/python -m tests.browser.screenshots [OUTDIR]     (default: docs/)
 
 Starts ``adapter dev`` with the browser-test workflows, starts a few runs over the HTTP
-API, and saves ``ui-runs.png`` (the runs view) and ``ui-run.png`` (a run with a retried
-step, a sleep and a child run) from Debian's chromium at 1280px.
+API, and saves ``ui-runs.png`` (the runs view), ``ui-run.png`` (a run with a retried
+step, a sleep and a child run) and ``ui-hook.png`` (a run waiting on a hook, with its
+resume form) from Debian's chromium at 1280px.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
             dev.start_run("retry_then_succeed", "inventory")
             dev.start_run("parent_job", 21)
             dev.wait_for_status(checkout, "completed", timeout=60)
-            dev.start_run("wait_for_approval", "approval:o-1043")
+            waiting = dev.start_run("wait_for_approval", "approval:o-1043")
             dev.start_run("three_steps", "o-1044")
 
             with sync_playwright() as playwright:
@@ -56,10 +57,17 @@ def main(argv: list[str]) -> int:
                 ).first.click()
                 page.mouse.move(0, 0)
                 page.screenshot(path=str(out / "ui-run.png"), full_page=True)
+
+                page.goto(f"{dev.ui}#/runs/{waiting}")
+                form = page.locator("form.resume-form")
+                expect(form).to_have_count(1)
+                form.get_by_label("Payload (JSON)").fill('{"approved": true, "by": "ana"}')
+                page.mouse.move(0, 0)
+                page.screenshot(path=str(out / "ui-hook.png"), full_page=True)
                 browser.close()
         finally:
             dev.stop()
-    print(f"saved {out / 'ui-runs.png'} and {out / 'ui-run.png'}")
+    print(f"saved {out / 'ui-runs.png'}, {out / 'ui-run.png'} and {out / 'ui-hook.png'}")
     return 0
 
 

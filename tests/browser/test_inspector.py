@@ -205,12 +205,12 @@ def test_keyboard_reachable_and_fits_1024(dev: DevServer, scenario: Scenario, pa
         assert width <= 1024, f"the page is {width}px wide at 1024px"
 
     no_horizontal_scroll()
-    # Tab order: skip link, brand, nav, then the filters.
+    # Tab order: skip link, then main: Refresh, the run-id search, then the filters.
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
-    for _ in range(3):
+    for _ in range(6):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == "filter-workflow":
             break

@@ -138,3 +138,22 @@ async def charge_declined(amount_cents: int) -> str:
 @workflow
 async def declined_payment(amount_cents: int) -> str:
     return await charge_declined(amount_cents)
+
+
+# --- small runs (paging, live updates) and a long sleep (the wake button) ----------------------
+
+
+@workflow
+async def quick(n: int) -> int:
+    return n
+
+
+@step
+async def after_the_nap(tag: str) -> str:
+    return f"{tag} woke up"
+
+
+@workflow
+async def long_nap(tag: str) -> str:
+    await sleep("1h")
+    return await after_the_nap(tag)

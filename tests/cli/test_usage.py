@@ -30,8 +30,12 @@ COMMANDS = [
     ["runs", "events"],
     ["runs", "result"],
     ["runs", "cancel"],
+    ["runs", "wake"],
+    ["runs", "retry"],
+    ["runs", "redrive"],
     ["hooks"],
     ["hooks", "resume"],
+    ["ui"],
 ]
 
 
@@ -45,8 +49,30 @@ def test_version(runner: CliRunner) -> None:
 def test_help_has_no_type_noise(runner: CliRunner, command: list[str]) -> None:
     result = invoke(runner, *command, "--help")
     assert result.exit_code == 0, result.output
-    assert "<bool>" not in result.stdout
+    # No "<bool>" beside a flag, no "<str>" or "<list[str]>" beside a named argument.
+    for noise in ("<bool>", "<str>", "<list"):
+        assert noise not in result.stdout
     assert "--help" in result.stdout
+
+
+def test_help_paragraphs_wrap_to_the_terminal(runner: CliRunner) -> None:
+    """A docstring's source line breaks do not show: each command's summary is one line
+    in its group's list, and a long paragraph fills the width before it wraps."""
+    listing = runner.invoke(app, ["runs", "--help"], env={"COLUMNS": "100"}).stdout
+    summaries = {
+        "ls": "List runs, newest first, a page at a time.",
+        "retry": "Bring back a stuck run, or one the runtime (not its code) failed.",
+        "redrive": "Move dead-lettered messages back to their queues.",
+    }
+    for command, summary in summaries.items():
+        [line] = [line for line in listing.splitlines() if f" {command} " in line]
+        assert line.strip("│ ").split(None, 1)[1].rstrip(" │") == summary
+    detail = runner.invoke(app, ["runs", "retry", "--help"], env={"COLUMNS": "80"}).stdout
+    lines = [line.strip() for line in detail.splitlines()]
+    first = lines.index(summaries["retry"]) + 2  # the next paragraph, after a blank line
+    paragraph = lines[first : lines.index("", first)]
+    assert paragraph[0].startswith("A stuck run's open work is sent again.")
+    assert len(paragraph) >= 2 and all(len(line) > 60 for line in paragraph[:-1])
 
 
 def test_help_documents_the_exit_codes(runner: CliRunner) -> None:
@@ -54,7 +80,7 @@ def test_help_documents_the_exit_codes(runner: CliRunner) -> None:
         out = " ".join(invoke(runner, *command, "--help").stdout.split())
         assert "Exit status: 0 success; 1 failure" in out and "2 usage error" in out
     runs = invoke(runner, "runs", "--help").stdout
-    for command in ("ls", "show", "events", "result", "cancel"):
+    for command in ("ls", "show", "events", "result", "cancel", "wake", "retry", "redrive"):
         assert command in runs
 
 

@@ -468,7 +468,7 @@ class LocalRuntime:
             {
                 "MessageId": message.id,
                 "ReceiptHandle": message.receipt_handle,
-                "Body": message.body,
+                "Body": _body(message),
                 "MD5OfBody": message.body_md5,
                 "Attributes": {
                     "ApproximateReceiveCount": str(message.approximate_receive_count),
@@ -514,6 +514,13 @@ class LocalRuntime:
         return any(
             m.visible and not m.delayed and m.id not in self._in_flight for m in queue._messages
         )
+
+
+def _body(message: Any) -> str:
+    """A moto message's body as sent: moto before 5.1.x keeps it XML-escaped in ``body``
+    and as sent in ``original_body``."""
+    sent: str = getattr(message, "original_body", message.body)
+    return sent
 
 
 def _code(version: str) -> bytes:

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapter._moto import is_plain_attribute, original, plain_parsed, tuned
+from adapter._moto import is_plain_attribute, original, plain_parsed
 from tests.unit.conftest import create_table
 
 ITEMS: list[dict[str, Any]] = [

@@ -54,9 +54,14 @@ def undo_log_transactions() -> Iterator[Swap]:
         raise UnsupportedMotoError("moto.dynamodb.models does not back tables up with copy")
 
     def no_table_backup(value: Any, memo: Any = None) -> Any:
-        # The whole-table backup becomes the table itself (restoring it is a no-op);
-        # the undo log below does the restoring.
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+        # The whole-table backup becomes the table itself (restoring it is a no-op), and
+        # a backup of every table (moto before 5.1 copies the backend's dict of them) a
+        # dict of the same tables; the undo log below does the restoring.
+        if isinstance(value, Table):
+            return value
+        if isinstance(value, dict) and all(isinstance(v, Table) for v in value.values()):
+            return type(value)(value)  # an OrderedDict in moto 5.0
+        return copy.deepcopy(value, memo)
 
     no_backup = types.SimpleNamespace(deepcopy=no_table_backup, copy=copy.copy)
 

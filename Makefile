@@ -6,7 +6,11 @@ BIN    := $(VENV)/bin
 SAM    := .venv-sam/bin/sam
 HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck clean chromium bench bench-quick
+# The lowest moto the package declares (pyproject's `local` extra): tested by its own venv.
+MOTO_FLOOR := $(shell sed -n 's/^local = .*"moto\[server\]>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+FLOOR  := .venv-moto-floor
+
+.PHONY: demo test test-moto-floor lint typecheck clean chromium bench bench-quick
 
 # What an extra pulls in, read from pyproject.toml so the message never drifts from it.
 REQUIRES = $(BIN)/python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(", ".join(p["dependencies"] + [d for e in sys.argv[1:] for d in p["optional-dependencies"][e]]))'
@@ -50,6 +54,21 @@ test: $(VENV)/.test-$(HASH) $(SAM) chromium
 	$(BIN)/mypy adapter
 	SAM_CLI=$(CURDIR)/$(SAM) $(BIN)/python -m pytest
 
+$(FLOOR)/.moto-$(MOTO_FLOOR)-$(HASH):
+	$(PYTHON) -m venv $(FLOOR)
+	$(FLOOR)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOOR)/bin/python -m pip install --quiet -e '.[local]' 'moto[server]==$(MOTO_FLOOR)' \
+		'pytest>=8.0' 'pytest-timeout>=2.3' 'hypothesis>=6.100'
+	touch $@
+
+# The declared range is the tested range: `make test` runs the newest moto allowed, this
+# the lowest (the quick start, then the functional suite tuned and as moto ships).
+test-moto-floor: $(FLOOR)/.moto-$(MOTO_FLOOR)-$(HASH)
+	$(FLOOR)/bin/python -c 'import moto, sys; print("moto", moto.__version__); sys.exit(moto.__version__ != "$(MOTO_FLOOR)")'
+	$(FLOOR)/bin/python -m samples.demo > /dev/null
+	$(FLOOR)/bin/python -m pytest tests/functional
+	ADAPTER_TUNE_MOTO=0 $(FLOOR)/bin/python -m pytest tests/functional
+
 # Speed and AWS-call figures, side by side with peers: a table and benchmarks/results.json.
 bench: $(VENV)/.bench-$(HASH)
 	$(BIN)/python -m benchmarks
@@ -65,4 +84,4 @@ typecheck: $(VENV)/.test-$(HASH)
 	$(BIN)/mypy adapter
 
 clean:
-	rm -rf $(VENV) .venv-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-sam $(FLOOR) .pytest_cache .ruff_cache .mypy_cache

@@ -53,7 +53,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ._moto import tune_moto
+from ._moto import MOTO_LOCK, install, message_body, uninstall
 
 logger = logging.getLogger("adapter.dev")
 
@@ -183,7 +183,7 @@ class SerializedApp:
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self._lock = MOTO_LOCK  # the one lock every moto user in adapter serializes on
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
@@ -248,7 +248,6 @@ class MotoServer:
         check_port_free(self.requested_port, "--moto-port")
         # werkzeug logs every request at INFO: thousands of lines for nothing.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        tune_moto()  # its DynamoDB atomic, and as fast on a big table as on an empty one
         server = _moto_server_class()(ip_address=HOST, port=self.requested_port, verbose=False)
         server.start()
         if server.bind_error is not None:
@@ -256,6 +255,7 @@ class MotoServer:
                 f"the moto server cannot listen on {HOST}:{self.requested_port}: "
                 f"{server.bind_error.strerror}; pass another --moto-port (0 picks a free one)"
             )
+        install()  # thread-safe (and unless ADAPTER_TUNE_MOTO=0, faster) until stop()
         self._server = server
         self.port = int(server.get_host_and_port()[1])
 
@@ -264,6 +264,7 @@ class MotoServer:
         if self._server is not None:
             server, self._server = self._server, None
             server.stop()
+            uninstall()
 
 
 def stack_environment(endpoint_url: str) -> dict[str, str]:
@@ -938,7 +939,7 @@ class StateStore:
                     due = float(message.delayed_until or 0.0)
                     if message.id in redelivering:
                         due = max(due, float(message.visible_at or 0.0))
-                    saved.append({"body": message.body, "due_ms": due})
+                    saved.append({"body": message_body(message), "due_ms": due})
         return out
 
     def _read_bucket(self, bucket: str | None) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from ._moto import answer_in_process, tune_moto
+from ._moto import answer_in_process, install, message_body, uninstall
 from .core import Registry, default_registry
 from .core.durations import DurationLike, parse_duration
 from .core.errors import DeploymentNotFoundError, RunTimeoutError
@@ -42,8 +42,14 @@ from .runtime import (
     reset_env_runtime,
 )
 from .world import RunRecord
-from .world._lambda import LambdaFunction
-from .world.aws import _BOTO_CONFIG, ENV_FUNCTION, AwsConfig, AwsWorld, create_resources
+from .world.aws import (
+    BOTO_CONFIG,
+    ENV_FUNCTION,
+    AwsConfig,
+    AwsWorld,
+    LambdaFunction,
+    create_resources,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +122,8 @@ class LocalRuntime:
         self.clock = VirtualClock()
         self._patches: list[Any] = []
         self._mock: Any = None
+        self._tuned = False
+        self._active = False
         self._in_flight: set[str] = set()
         self._lock = threading.RLock()
         # Enough for invocations nested in waiting steps (each level holds one).
@@ -132,6 +140,14 @@ class LocalRuntime:
     # --- lifecycle -----------------------------------------------------------------------
 
     def __enter__(self) -> LocalRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)  # what was set up so far, undone
+            raise
+        return self
+
+    def _start(self) -> None:
         from moto import mock_aws
 
         env = {
@@ -156,7 +172,9 @@ class LocalRuntime:
             patcher = mock.patch(f"moto.sqs.models.{name}", fn)
             patcher.start()
             self._patches.append(patcher)
-        tune_moto()  # atomic, and as fast on a big table as on an empty one
+        # Thread-safe (and unless ADAPTER_TUNE_MOTO=0, faster) while we run; undone on exit.
+        install()
+        self._tuned = True
         self._mock = mock_aws()
         self._mock.start()
         self.env = create_resources(self._prefix)
@@ -166,7 +184,7 @@ class LocalRuntime:
         os.environ.update(self.env)
         reset_env_runtime()
         # moto checks no signatures: signing every request would only cost time.
-        unsigned = _BOTO_CONFIG.merge(Config(signature_version=UNSIGNED))
+        unsigned = BOTO_CONFIG.merge(Config(signature_version=UNSIGNED))
         dynamodb = boto3.client("dynamodb", region_name=_REGION, config=unsigned)
         sqs = boto3.client("sqs", region_name=_REGION, config=unsigned)
         for client in (dynamodb, sqs):
@@ -181,7 +199,7 @@ class LocalRuntime:
         self._add_runtime("1", self._registry)
         self._set_alias("live", "1")
         activate(self.runtime)
-        return self
+        self._active = True
 
     def __exit__(
         self,
@@ -189,11 +207,17 @@ class LocalRuntime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        deactivate(self.runtime)
+        if self._active:
+            self._active = False
+            deactivate(self.runtime)
         self._invokers.shutdown(wait=False)
         reset_env_runtime()
         if self._mock is not None:
             self._mock.stop()
+            self._mock = None
+        if self._tuned:
+            self._tuned = False
+            uninstall()
         for patcher in reversed(self._patches):
             patcher.stop()
         self._patches.clear()
@@ -495,7 +519,7 @@ class LocalRuntime:
             {
                 "MessageId": message.id,
                 "ReceiptHandle": message.receipt_handle,
-                "Body": message.body,
+                "Body": message_body(message),
                 "MD5OfBody": message.body_md5,
                 "Attributes": {
                     "ApproximateReceiveCount": str(message.approximate_receive_count),

@@ -30,7 +30,7 @@ _CATEGORIES: tuple[tuple[str, str], ...] = (
     ("/adapter/runtime/", "adapter: runtime (turns, steps)"),
     ("/adapter/world/", "adapter: world (DynamoDB/SQS items)"),
     ("/adapter/aws/", "adapter: aws (SQS handler)"),
-    ("/adapter/_moto.py", "adapter: moto tuning (moto's own work, done our way)"),
+    ("/adapter/_moto/", "adapter: moto tuning (moto's own work, done our way)"),
     ("/adapter/", "adapter: other"),
     ("/moto/dynamodb/", "moto: DynamoDB backend"),
     ("/moto/sqs/", "moto: SQS backend"),

@@ -26,6 +26,7 @@ PEER_NAMES = {
 OUR_NAMES = {
     "local": "adapter, LocalRuntime (in-process moto)",
     "server": "adapter, moto server over HTTP",
+    "local_untuned": "adapter, LocalRuntime, ADAPTER_TUNE_MOTO=0 (moto as shipped)",
     "local_stock_moto": "adapter, LocalRuntime, moto untuned",
 }
 
@@ -77,7 +78,7 @@ def summary_rows(r: dict[str, Any]) -> list[Row]:
     names = {
         "local": "LocalRuntime",
         "server": "moto server over HTTP",
-        "local_stock_moto": "LocalRuntime, moto untuned (child process)",
+        "local_stock_moto": "LocalRuntime, ADAPTER_TUNE_MOTO=0 (child process)",
     }
     for key, v in through.get("variants", {}).items():
         if "error" in v:
@@ -116,10 +117,11 @@ def summary_rows(r: dict[str, Any]) -> list[Row]:
     peers = r.get("peers", {})
     for label, ratio in peers.get("ratios", {}).items():
         ours, theirs = label.split("/")
-        if ours == "local":
+        if ours in ("local", "local_untuned"):
+            tuning = "" if ours == "local" else " (ADAPTER_TUNE_MOTO=0)"
             rows.append(
                 (
-                    f"(f) LocalRuntime / {PEER_NAMES.get(theirs, theirs)}",
+                    f"(f) LocalRuntime{tuning} / {PEER_NAMES.get(theirs, theirs)}",
                     f"x{_f(ratio['per_step_ms'])} per step",
                     f"steps/s x{_f(ratio['steps_per_s'], 3)}; see the peers table",
                 )
@@ -157,15 +159,18 @@ def peer_rows(r: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         "steps/s",
         "ours/theirs per step",
         f"ours/theirs {large}-step run",
+        "untuned/theirs per step",
+        f"untuned/theirs {large}-step run",
     ]
     rows: list[list[str]] = []
     entries = [(OUR_NAMES.get(k, k), k, v) for k, v in peers.get("ours", {}).items()]
     entries += [(PEER_NAMES.get(k, k), k, v) for k, v in peers.get("peers", {}).items()]
     for name, key, v in entries:
         if not v.get("ok"):
-            rows.append([name, "not run: " + v.get("error", "")[:60], "", "", "", "", "", ""])
+            rows.append([name, "not run: " + v.get("error", "")[:60], *[""] * 8])
             continue
         ratio = peers.get("ratios", {}).get(f"local/{key}", {})
+        untuned = peers.get("ratios", {}).get(f"local_untuned/{key}", {})
         rows.append(
             [
                 name,
@@ -176,6 +181,8 @@ def peer_rows(r: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 _f(v["steps_per_s"]),
                 _f(ratio.get("per_step_ms")) if ratio else "",
                 _f(ratio.get(f"run_{large}_steps")) if ratio else "",
+                _f(untuned.get("per_step_ms")) if untuned else "",
+                _f(untuned.get(f"run_{large}_steps")) if untuned else "",
             ]
         )
     return headers, rows

@@ -1,10 +1,10 @@
 """The sequential chain on LocalRuntime with moto *as installed* (a reference point).
 
-LocalRuntime tunes moto for the whole process (``adapter._moto.tune_moto``: an undo log
-instead of a whole-table deep copy per transaction, per-partition queries) and the
-change cannot be undone in that process. This module runs in a child process of the
-suite and turns the tuning off before any LocalRuntime starts, to show what stock moto
-costs. Run by ``_suite``; prints one JSON document on stdout::
+LocalRuntime tunes moto while it runs (``adapter._moto``: undo-log transactions,
+per-partition queries, ...). This module runs the chain with ``ADAPTER_TUNE_MOTO=0``
+(moto as shipped, DynamoDB requests serialized), in a child process of the suite so
+that nothing the suite's own runs warmed is shared, to show what stock moto costs. Run
+by ``_suite``; prints one JSON document on stdout::
 
     python -m benchmarks._stock --sizes 5,100 --repeat 3
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import time
@@ -21,30 +22,19 @@ from typing import Any
 
 
 def _disable_tuning() -> str:
-    """Make ``tune_moto`` and ``answer_in_process`` no-ops; say whether moto stays stock
-    (botocore then reaches moto over its HTTP layer, as moto's own stubber expects)."""
-    try:
-        import adapter._moto as tuning
-    except ImportError:
-        return "stock (this adapter does not tune moto)"
-    tuning.tune_moto = lambda: None
-    import adapter.testing as testing
-
-    if hasattr(testing, "tune_moto"):
-        testing.tune_moto = lambda: None
-    if hasattr(testing, "answer_in_process"):
-        testing.answer_in_process = lambda client: None
-    return "stock (adapter._moto.tune_moto and answer_in_process disabled)"
+    """Turn the speed patches off for every LocalRuntime of this process."""
+    os.environ["ADAPTER_TUNE_MOTO"] = "0"
+    return "stock (ADAPTER_TUNE_MOTO=0: DynamoDB requests serialized, nothing else)"
 
 
 def _moto_is_stock() -> bool:
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import Table
-
-    return all(
-        getattr(f, "__module__", "").startswith("moto.")
-        for f in (DynamoDBBackend.transact_write_items, Table.query, Table.all_items)
-    )
+    """Whether no speed patch is on (asked inside a LocalRuntime)."""
+    try:
+        from adapter._moto import PATCHES, active
+    except ImportError:  # an adapter that never tuned moto
+        return True
+    speed = {patch.name for patch in PATCHES if patch.speed}
+    return not speed & set(active())
 
 
 def main() -> int:
@@ -62,9 +52,11 @@ def main() -> int:
     from .workflows import chain
 
     out: dict[str, Any] = {"moto": label, "seconds": {}}
+    stock = True
     for n in sizes:
         for _ in range(args.repeat):
             with LocalRuntime():
+                stock = stock and _moto_is_stock()
                 _ = start(chain, args=[1]).return_value  # warm-up
                 began = time.perf_counter()
                 value = start(chain, args=[n]).return_value
@@ -72,7 +64,7 @@ def main() -> int:
                 if value != n:
                     raise AssertionError(f"a {n}-step chain returned {value!r}")
     out["median_s"] = {n: statistics.median(s) for n, s in out["seconds"].items()}
-    out["moto_stock_verified"] = _moto_is_stock()
+    out["moto_stock_verified"] = stock
     json.dump(out, sys.stdout)
     return 0
 

@@ -142,28 +142,31 @@ def cold_containers() -> Iterator[None]:
 
 
 def moto_label() -> str:
-    """How moto runs in this process: LocalRuntime tunes it (``adapter._moto``)."""
+    """How moto runs here: tuned by ``adapter._moto`` while each LocalRuntime runs,
+    unless ``ADAPTER_TUNE_MOTO=0``."""
     try:
-        import adapter._moto  # noqa: F401
+        from adapter._moto import tuning_enabled
     except ImportError:
         return "stock"
+    if not tuning_enabled():
+        return "stock (ADAPTER_TUNE_MOTO=0: DynamoDB requests serialized, nothing else)"
     return (
-        "tuned by adapter._moto (atomic undo-log transactions, per-partition queries, "
-        "plain items read and answered as they are, items sized once, expressions parsed "
-        "once, random strings drawn at once, a queue's retention read alone, sends that "
-        "count no messages, answer keys found once, requests routed once per URL and "
-        "built from a template, names converted once); LocalRuntime's clients answered "
-        "in process, without botocore's HTTP layer"
+        "tuned by adapter._moto while each LocalRuntime runs (atomic undo-log "
+        "transactions, per-partition queries, plain items read and answered as they are, "
+        "items sized once, expressions parsed once, random strings drawn at once, a "
+        "queue's retention read alone, sends that count no messages, answer keys found "
+        "once, requests routed once per URL and built from a template, names converted "
+        "once); LocalRuntime's clients answered in process, without botocore's HTTP layer"
     )
 
 
-def tune_moto_if_available() -> None:
+def moto_tuning() -> contextlib.AbstractContextManager[None]:
     """What LocalRuntime and ``adapter dev`` do to moto, for the moto server runs too."""
     try:
-        from adapter._moto import tune_moto
+        from adapter._moto import tuned
     except ImportError:
-        return
-    tune_moto()
+        return contextlib.nullcontext()
+    return tuned()
 
 
 @dataclass
@@ -222,8 +225,7 @@ def measure_server(
     seconds: list[float] = []
     first: Snapshot | None = None
     result: Any = None
-    tune_moto_if_available()
-    with ServerStack() as stack:
+    with moto_tuning(), ServerStack() as stack:
         stack.run(chain, [1])  # warm-up
         for _ in range(repeat):
             before = counter.snapshot()
@@ -254,17 +256,28 @@ def per_step(snapshot: Snapshot, steps: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def ours_on_local_runtime(info: dict[str, Any]) -> Iterator[Callable[[int], float]]:
-    """Ours as a peers-style system: each run on a fresh, warmed LocalRuntime."""
+def ours_on_local_runtime(
+    info: dict[str, Any], *, tune: bool = True
+) -> Iterator[Callable[[int], float]]:
+    """Ours as a peers-style system: each run on a fresh, warmed LocalRuntime (moto
+    tuned, or with ``tune=False`` as shipped: ``ADAPTER_TUNE_MOTO=0``)."""
+    from unittest import mock
+
     from adapter import start
     from adapter.testing import LocalRuntime
 
     from .workflows import chain
 
     info["setup"] = "a fresh LocalRuntime per run, warmed by a 1-step run"
+    info["ADAPTER_TUNE_MOTO"] = "1" if tune else "0"
 
     def run(n: int) -> float:
-        with LocalRuntime():
+        # Read when the LocalRuntime starts (which patches apply); set for its whole life,
+        # as LocalRuntime puts back on exit the environment it found.
+        with (
+            mock.patch.dict(os.environ, {"ADAPTER_TUNE_MOTO": info["ADAPTER_TUNE_MOTO"]}),
+            LocalRuntime(),
+        ):
             _ = start(chain, args=[1]).return_value
             began = time.perf_counter()
             value = start(chain, args=[n]).return_value
@@ -527,13 +540,14 @@ class Suite:
             measured = _peers.interleave(
                 {
                     "local": ours_on_local_runtime,
+                    "local_untuned": partial(ours_on_local_runtime, tune=False),
                     "aws_durable_local_runner": _peers.aws_durable,
                     "dbos_sqlite": _peers.dbos_sqlite,
                 },
                 (small, n),
                 repeat,
             )
-        ours = {"local": measured.pop("local")}
+        ours = {"local": measured.pop("local"), "local_untuned": measured.pop("local_untuned")}
         # The moto server shares moto's state with in-process moto (a LocalRuntime start
         # would reset it), so it is not interleaved: its numbers come from (c).
         server = self._ours.get("server", {})
@@ -728,8 +742,10 @@ def machine_info(quick: bool) -> dict[str, Any]:
             "roles": "handler = calls made while serving a queue message (the Lambda "
             "invocation); poller = SQS Receive/DeleteMessage of the event-source mapping "
             "emulation; client = start() and run.return_value of the benchmark itself",
-            "moto": "LocalRuntime tunes moto process-wide (adapter._moto); the moto server "
-            "runs here get the same tuning (as adapter dev does); local_stock_moto runs in "
-            "a child process with the tuning disabled",
+            "moto": "LocalRuntime tunes moto while it runs (adapter._moto), unless "
+            "ADAPTER_TUNE_MOTO=0; the moto server runs here get the same tuning (as adapter "
+            "dev does); local_stock_moto runs in a child process with ADAPTER_TUNE_MOTO=0; "
+            "peers.ours.local_untuned is LocalRuntime with ADAPTER_TUNE_MOTO=0, "
+            "interleaved with the peers",
         },
     }

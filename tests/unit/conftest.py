@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from moto import mock_aws
 
-from adapter._moto import tune_moto
+from adapter._moto import tuned
 
 
 @pytest.fixture
@@ -18,8 +18,7 @@ def aws() -> Iterator[None]:
     """moto mocking AWS, tuned by ``adapter._moto``, with made-up credentials."""
     env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
     env["AWS_DEFAULT_REGION"] = "us-east-1"
-    with mock.patch.dict(os.environ, env), mock_aws():
-        tune_moto()
+    with mock.patch.dict(os.environ, env), mock_aws(), tuned():
         yield
 
 

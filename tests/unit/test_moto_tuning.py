@@ -1,4 +1,4 @@
-"""``adapter._moto.tune_moto`` makes moto faster without changing any answer it gives."""
+"""``adapter._moto``'s speed patches make moto faster without changing any answer it gives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapter._moto import is_plain_attribute, plain_parsed, tune_moto
+from adapter._moto import is_plain_attribute, original, plain_parsed
 from tests.unit.conftest import create_table
 
 ITEMS: list[dict[str, Any]] = [
@@ -54,7 +54,7 @@ def test_items_read_the_same_with_and_without_the_tuning(table: Any) -> None:
     from moto.core.serialize import BaseJSONSerializer
 
     tuned = _answers(table)
-    walk = BaseJSONSerializer._serialize_type_structure._adapter_original  # type: ignore[attr-defined]
+    walk = original(BaseJSONSerializer, "_serialize_type_structure")
     with mock.patch.object(BaseJSONSerializer, "_serialize_type_structure", walk):
         stock = _answers(table)
     assert tuned == stock
@@ -73,7 +73,7 @@ def _stored(ddb: Any, prefix: str) -> list[dict[str, Any]]:
 def test_items_are_written_the_same_with_and_without_the_tuning(table: Any) -> None:
     from moto.core.parse import BaseJSONParser
 
-    walk = BaseJSONParser._parse_structure._adapter_original  # type: ignore[attr-defined]
+    walk = original(BaseJSONParser, "_parse_structure")
     walked: list[Any] = []
 
     def counted(self: Any, shape: Any, value: Any) -> Any:
@@ -108,17 +108,16 @@ def test_only_plain_attribute_values_skip_the_walk(value: Any, plain: bool) -> N
     assert is_plain_attribute(value) is plain
 
 
-def test_remembered_names_convert_as_moto_does() -> None:
-    tune_moto()
+def test_remembered_names_convert_as_moto_does(aws: None) -> None:
     import moto.core.responses as responses
     import moto.core.utils as utils
 
     remembered = utils.camelcase_to_underscores
-    assert getattr(remembered, "_adapter_tuned", False)
     assert responses.camelcase_to_underscores is remembered  # references swapped too
-    original = remembered.__wrapped__  # type: ignore[attr-defined]
+    stock = remembered.__wrapped__  # type: ignore[attr-defined]
+    assert stock is original(utils, "camelcase_to_underscores")
     for name in ("TransactWriteItems", "ReceiveMessage", "MessageRetentionPeriod", "getHTTPCode"):
-        assert remembered(name) == original(name)
+        assert remembered(name) == stock(name)
 
 
 @pytest.mark.parametrize("tuned", [True, False])
@@ -126,7 +125,7 @@ def test_the_item_size_limit_is_moto_s(table: Any, tuned: bool) -> None:
     from botocore.exceptions import ClientError
     from moto.dynamodb.models.dynamo_type import Item
 
-    init = Item.__init__ if tuned else Item.__init__._adapter_original  # type: ignore[attr-defined]
+    init = Item.__init__ if tuned else original(Item, "__init__")
     with mock.patch.object(Item, "__init__", init):
         for size, fits in ((404_000, True), (405_100, False)):
             item = {"PK": {"S": "p"}, "SK": {"S": f"big{size}"}, "v": {"S": "x" * size}}
@@ -168,8 +167,8 @@ def test_an_update_expression_parsed_once_applies_each_call_s_own_values(table: 
     assert item["n"] == {"N": "2"}
     assert item["tags"] == {"L": [{"S": "t0"}, {"S": "t1"}, {"S": "t2"}]}
     # The kept tree is moto's parse of the text, untouched by the updates.
-    original = UpdateExpressionParser.make._adapter_original  # type: ignore[attr-defined]
-    assert _tree(UpdateExpressionParser.make(expression)) == _tree(original(expression))
+    stock = original(UpdateExpressionParser, "make")
+    assert _tree(UpdateExpressionParser.make(expression)) == _tree(stock(expression))
     # A bad expression is refused every time (errors are not kept).
     from botocore.exceptions import ClientError
 
@@ -210,15 +209,14 @@ def test_a_condition_parsed_once_is_judged_with_each_call_s_values(table: Any) -
         assert "unused" in unused.value.response["Error"]["Message"].lower()
 
 
-def test_random_strings_are_drawn_as_moto_draws_them() -> None:
+def test_random_strings_are_drawn_as_moto_draws_them(aws: None) -> None:
     import string
 
     import moto.sqs.models as sqs_models
     from moto.moto_api._internal import mock_random
     from moto.moto_api._internal.moto_random import MotoRandom
 
-    tune_moto()
-    tuned, stock = MotoRandom.get_random_string, MotoRandom.get_random_string._adapter_original  # type: ignore[attr-defined]
+    tuned, stock = MotoRandom.get_random_string, original(MotoRandom, "get_random_string")
     for kwargs in ({}, {"length": 52}, {"include_digits": False}, {"lower_case": True}):
         mine, theirs = tuned(mock_random, **kwargs), stock(mock_random, **kwargs)
         assert len(mine) == len(theirs)
@@ -281,7 +279,7 @@ def test_answers_are_serialized_the_same_with_keys_found_once(table: Any) -> Non
         return re.sub(r"'(N)': '\d+'", "<n>", text)
 
     tuned = answers()
-    stock = XFormedAttributePicker.get_possible_keys._adapter_original  # type: ignore[attr-defined]
+    stock = original(XFormedAttributePicker, "get_possible_keys")
     with mock.patch.object(XFormedAttributePicker, "get_possible_keys", stock):
         assert scrubbed(answers()) == scrubbed(tuned)
     assert "ConsumedCapacity" in str(tuned) and "Successful" in str(tuned)
@@ -301,7 +299,7 @@ def test_a_send_walks_no_queue_and_counts_stay_moto_s(table: Any) -> None:
     sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=4)
     queue = models.sqs_backends["123456789012"]["us-east-1"].queues["plain"]
     for name in ("approximate_number_of_messages", "approximate_number_of_messages_delayed"):
-        stock = getattr(models.Queue, name)._adapter_original
+        stock = original(models.Queue, name)
         assert getattr(queue, name) == stock.fget(queue)
     counts = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
     assert counts["ApproximateNumberOfMessagesNotVisible"] == "4"
@@ -335,7 +333,7 @@ def test_the_retention_check_judges_as_moto_s(table: Any) -> None:
     backend = models.sqs_backends["123456789012"]["us-east-1"]
     (message,) = backend.queues["kept"]._messages
     tuned = models.SQSBackend.is_message_valid_based_on_retention_period
-    stock = tuned._adapter_original  # type: ignore[attr-defined]
+    stock = original(models.SQSBackend, "is_message_valid_based_on_retention_period")
     sent = message.sent_timestamp / 1000
     for now in (sent, sent + 59.9, sent + 60, sent + 61):
         with mock.patch.object(models, "unix_time", lambda now=now: now):
@@ -364,7 +362,7 @@ def test_requests_are_routed_once_and_answered_as_moto_answers_them(table: Any) 
         return [*got, type(missing.value).__name__, str(missing.value)]
 
     tuned = answers()
-    stock = BotocoreStubber.process_request._adapter_original  # type: ignore[attr-defined]
+    stock = original(BotocoreStubber, "process_request")
     with mock.patch.object(BotocoreStubber, "process_request", stock):
         assert answers() == tuned
     looked: list[str] = []

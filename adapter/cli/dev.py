@@ -1,6 +1,6 @@
-"""``adapter dev``: a thin pass-through to the dev stack (:mod:`adapter.devstack`).
+"""``adapter dev``: a thin pass-through to the dev stack (:mod:`adapter.dev`).
 
-Options map one to one onto :class:`~adapter.devstack.DevStack`; everything else
+Options map one to one onto :class:`~adapter.dev.DevStack`; everything else
 (loading modules, the moto server, the worker, the HTTP API) lives there.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from .. import devstack
+from .. import dev as devstack
 from ._errors import CliError, describe
 from ._render import console
 

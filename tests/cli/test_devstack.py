@@ -15,18 +15,17 @@ import pytest
 
 from adapter import get_run, start
 from adapter.aws import process_sqs_event
-from adapter.devstack import (
+from adapter.dev import (
     DEFAULT_MODULES,
     ApiServer,
     DevStackError,
     StateStore,
     Worker,
-    _decode_attr,
-    _encode_attr,
     api_gateway_event,
     find_dev_file,
     resolve_modules,
 )
+from adapter.dev._state import _decode_attr, _encode_attr
 from adapter.testing import LocalRuntime
 from samples.onboarding import onboard_user
 

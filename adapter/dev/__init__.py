@@ -34,7 +34,7 @@ from ._common import (
 )
 from ._http import ApiServer, ui_response
 from ._modules import import_modules, resolve_modules
-from ._poller import Worker
+from ._poller import InvocationContext, Worker, deliver, lambda_processor
 from ._stack import DevStack, DevStackInfo, find_dev_file, remove_dev_file, write_dev_file
 from ._state import RestoreSummary, StateStore
 
@@ -51,10 +51,13 @@ __all__ = [
     "DevStackInfo",
     "RestoreSummary",
     "StateStore",
+    "InvocationContext",
     "Worker",
     "api_gateway_event",
+    "deliver",
     "find_dev_file",
     "import_modules",
+    "lambda_processor",
     "remove_dev_file",
     "resolve_modules",
     "ui_response",

@@ -29,6 +29,15 @@ SQS_MAX_DELAY = 900
 MAX_CONCURRENT_INVOCATIONS = 64
 POLL_WAIT_SECONDS = 1
 SNAPSHOT_EVERY_SECONDS = 10.0
+DEV_FUNCTION_TIMEOUT = 60
+"""The dev stack's "function timeout": a step attempt's lease ends this long after it
+started (plus a margin), so a step whose process died (``kill -9``) is run again
+about a minute later (``--function-timeout`` changes it)."""
+DEV_VISIBILITY_TIMEOUT = 5
+"""The dev queues' visibility timeout: a failed delivery comes back in seconds, so a
+broken run reaches its redrive limit (and is failed or marked stuck) in about a
+minute instead of an hour. A redelivery of a step still running is postponed to the
+end of its lease, so a slow step is never run twice at once."""
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 

@@ -10,7 +10,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._common import MAX_CONCURRENT_INVOCATIONS, POLL_WAIT_SECONDS, REGION, SHUTDOWN_GRACE_SECONDS
+from ._common import (
+    DEV_FUNCTION_TIMEOUT,
+    MAX_CONCURRENT_INVOCATIONS,
+    POLL_WAIT_SECONDS,
+    REGION,
+    SHUTDOWN_GRACE_SECONDS,
+)
 from ._motoserver import queue_arn
 
 logger = logging.getLogger("adapter.dev")
@@ -25,12 +31,69 @@ def sqs_record(raw: dict[str, Any], arn: str) -> dict[str, Any]:
     return record(raw, arn, REGION)
 
 
-def default_processor(event: dict[str, Any]) -> dict[str, Any]:
-    """What the Lambda function does with an SQS event."""
-    from ..aws import process_sqs_event
-    from ..runtime import env_runtime
+def deliver(
+    raw: dict[str, Any],
+    arn: str,
+    process: SqsProcessor,
+    delete: Callable[[str], object],
+) -> bool:
+    """Deliver one received message as the event-source mapping does, with a batch of one.
 
-    return process_sqs_event(event, None, env_runtime())
+    ``process`` gets the Lambda-shaped SQS event; the message is deleted (``delete``
+    gets its receipt handle) unless the response reports it in ``batchItemFailures`` or
+    the invocation crashed: then SQS delivers it again after its visibility timeout.
+    The dev stack's worker and ``LocalRuntime`` both deliver through here.
+
+    Returns:
+        Whether the message was acknowledged (deleted, or at least asked to be).
+    """
+    message_id = raw["MessageId"]
+    try:
+        response = process({"Records": [sqs_record(raw, arn)]})
+    except KeyboardInterrupt:
+        raise  # the person running this, not a crash to simulate
+    except BaseException as exc:  # the invocation crashed: SQS redelivers
+        logger.warning(
+            "invocation for message %s crashed: %s: %s; it will be redelivered",
+            message_id,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    reported = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    if message_id in reported:
+        logger.info("message %s reported as failed; SQS will redeliver it", message_id)
+        return False
+    try:
+        delete(raw["ReceiptHandle"])
+    except Exception as exc:  # the message simply comes back: handlers are idempotent
+        logger.warning("deleting message %s failed: %s", message_id, exc)
+    return True
+
+
+class InvocationContext:
+    """What the handler reads of Lambda's context: the time left before the invocation
+    would be killed. A step attempt's lease ends there (plus a margin), so a step whose
+    process died is taken over about one function timeout later, as on AWS."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def lambda_processor(function_timeout: float = DEV_FUNCTION_TIMEOUT) -> SqsProcessor:
+    """What the Lambda function does with an SQS event, with ``function_timeout``."""
+
+    def process(event: dict[str, Any]) -> dict[str, Any]:
+        from ..aws import process_sqs_event
+        from ..runtime import env_runtime
+
+        context: Any = InvocationContext(function_timeout)
+        return process_sqs_event(event, context, env_runtime())
+
+    return process
 
 
 class Worker:
@@ -45,14 +108,14 @@ class Worker:
         self,
         queue_urls: Sequence[str],
         *,
-        process: SqsProcessor = default_processor,
+        process: SqsProcessor | None = None,
         max_concurrency: int = MAX_CONCURRENT_INVOCATIONS,
         wait_seconds: int = POLL_WAIT_SECONDS,
     ) -> None:
         import boto3
 
         self._queues = [(url, queue_arn(url)) for url in queue_urls]
-        self._process = process
+        self._process = process or lambda_processor()
         self._max = max_concurrency
         self._wait = wait_seconds
         self._sqs = boto3.client("sqs")
@@ -137,39 +200,26 @@ class Worker:
 
     def _invoke(self, url: str, arn: str, raw: dict[str, Any]) -> None:
         message_id = raw["MessageId"]
-        failed = True
+        done = False
         began = time.perf_counter()
         try:
-            try:
-                response = self._process({"Records": [sqs_record(raw, arn)]})
-                if logger.isEnabledFor(logging.INFO):
-                    logger.info(
-                        "%s in %.0fms", _describe(raw["Body"]), (time.perf_counter() - began) * 1000
-                    )
-            except BaseException as exc:  # the invocation crashed: SQS redelivers
-                logger.warning(
-                    "invocation for message %s crashed: %s: %s; it will be redelivered",
-                    message_id,
-                    type(exc).__name__,
-                    exc,
+            done = deliver(
+                raw,
+                arn,
+                self._process,
+                lambda handle: self._sqs.delete_message(QueueUrl=url, ReceiptHandle=handle),
+            )
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s in %.0fms", _describe(raw["Body"]), (time.perf_counter() - began) * 1000
                 )
-                return
-            reported = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-            if message_id in reported:
-                logger.info("message %s reported as failed; SQS will redeliver it", message_id)
-                return
-            failed = False
-            try:
-                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=raw["ReceiptHandle"])
-            except Exception as exc:  # the message simply comes back: handlers are idempotent
-                logger.warning("deleting message %s failed: %s", message_id, exc)
         finally:
             with self._slots:
                 self._in_flight.pop(message_id, None)
-                if failed:
-                    self._redelivering.add(message_id)
-                else:
+                if done:
                     self._redelivering.discard(message_id)
+                else:
+                    self._redelivering.add(message_id)
                 self.processed += 1
                 self._slots.notify_all()
 

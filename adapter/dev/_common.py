@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from ..core.errors import AdapterError
+
 DEFAULT_MODULES = (
     "samples.onboarding",
     "samples.orders",
@@ -41,7 +43,7 @@ end of its lease, so a slow step is never run twice at once."""
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
-class DevStackError(Exception):
+class DevStackError(AdapterError):
     """A problem starting the dev stack, worded for the person who ran it."""
 
 

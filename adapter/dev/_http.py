@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..core.errors import AdapterError
 from ._apigw import api_gateway_event
 from ._common import HOST, DevStackError, check_port_free
 
@@ -86,21 +87,96 @@ def default_api_handler(event: dict[str, Any]) -> dict[str, Any]:
     return handler(event, None)
 
 
+READ_TIMEOUT_SECONDS = 3.0
+"""How long the server waits for a request's next bytes: a body shorter than its
+``Content-Length`` is answered 400 after that, instead of holding a thread forever."""
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""API Gateway's payload limit."""
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class BadRequestError(AdapterError):
+    """A request refused before it reaches the handler: ``(status, code, message)``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The pinned error shape, ``{"error": {"code", "message"}}``."""
+    return json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
+
+
+def is_json(content_type: str | None) -> bool:
+    """Is this ``Content-Type`` JSON (``application/json``, any parameters)?"""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json"
+
+
 class _ApiRequestHandler(BaseHTTPRequestHandler):
     server_version = "adapter-dev"
     protocol_version = "HTTP/1.1"
+    timeout = READ_TIMEOUT_SECONDS  # socket reads: see READ_TIMEOUT_SECONDS
     api: Callable[[dict[str, Any]], dict[str, Any]] = staticmethod(default_api_handler)
     on_request: Callable[[str, str, int, float], None] | None = None
+    after_write: Callable[[], None] | None = None
+
+    def _read_body(self) -> bytes:
+        """The request's body, as its ``Content-Length`` says.
+
+        Raises:
+            BadRequestError: a length that is not a number, negative, too large, or more than
+                the client sent; a write whose body is not declared JSON.
+        """
+        raw = self.headers.get("Content-Length")
+        if self.command in WRITE_METHODS and not is_json(self.headers.get("Content-Type")):
+            # Any web page may send a "simple" cross-site POST (text/plain, a form):
+            # only JSON is accepted, which a browser never sends cross-site unasked.
+            raise BadRequestError(
+                415,
+                "unsupported_media_type",
+                f"{self.command} needs Content-Type: application/json "
+                f"(got {self.headers.get('Content-Type') or 'none'})",
+            )
+        if raw is None or raw.strip() == "":
+            return b""
+        if not raw.strip().isdigit():
+            raise BadRequestError(
+                400, "invalid_content_length", f"Content-Length must be a byte count, not {raw!r}"
+            )
+        length = int(raw)
+        if length > MAX_BODY_BYTES:
+            raise BadRequestError(
+                413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes ({length})"
+            )
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            body = b""
+        if len(body) < length:
+            raise BadRequestError(
+                400,
+                "incomplete_body",
+                f"the body is shorter than its Content-Length ({len(body)} of {length} bytes)",
+            )
+        return body
 
     def _serve(self) -> None:
         began = time.perf_counter()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self._read_body()
+        except BadRequestError as exc:
+            self.close_connection = True  # where the next request starts is unknown
+            headers = {"Content-Type": "application/json", "Connection": "close"}
+            self._send(exc.status, headers, error_body(exc.code, str(exc)))
+            self._report(exc.status, began)
+            return
         page = ui_response(self.command, self.path)
         if page is not None:
             self._send(*page)
-            if type(self).on_request is not None:
-                type(self).on_request(self.command, self.path, page[0], time.perf_counter() - began)  # type: ignore[misc]
+            self._report(page[0], began)
             return
         event = api_gateway_event(
             self.command,
@@ -117,21 +193,35 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             response = {
                 "statusCode": 500,
                 "headers": {"Content-Type": "application/json"},
-                "body": json.dumps(
-                    {"error": {"code": "internal_error", "message": "internal error; see logs"}}
-                ),
+                "body": error_body("internal_error", "internal error; see logs").decode(),
             }
         status = int(response.get("statusCode", 200))
+        if self.command in WRITE_METHODS and status < 300 and type(self).after_write is not None:
+            # What was accepted is on disk before the client hears so (see _state).
+            try:
+                type(self).after_write()  # type: ignore[misc]
+            except Exception:
+                logger.exception("saving the state after %s %s failed", self.command, self.path)
+                status, response = (
+                    503,
+                    {
+                        "headers": {"Content-Type": "application/json"},
+                        "body": error_body(
+                            "state_not_saved",
+                            "the request was done but could not be saved; see logs",
+                        ).decode(),
+                    },
+                )
         payload = response.get("body") or ""
         data = (
             base64.b64decode(payload)
             if response.get("isBase64Encoded")
             else str(payload).encode("utf-8")
         )
-        self.send_response(status)
         headers = dict(response.get("headers") or {})
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers.setdefault(name, ",".join(values))
+        self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, str(value))
@@ -141,6 +231,9 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+        self._report(status, began)
+
+    def _report(self, status: int, began: float) -> None:
         if type(self).on_request is not None:
             type(self).on_request(self.command, self.path, status, time.perf_counter() - began)  # type: ignore[misc]
 
@@ -162,7 +255,15 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
 
 class ApiServer:
     """The HTTP API on 127.0.0.1 (``ThreadingHTTPServer``), bound at construction so the
-    port (and so the API URL, for webhooks) is known before the runtime is built."""
+    port (and so the API URL, for webhooks) is known before the runtime is built.
+
+    Args:
+        port: Where to listen on 127.0.0.1 (0: any free port).
+        api: Answers an API Gateway event (the Lambda handler).
+        on_request: Told ``(method, path, status, seconds)`` of every request.
+        after_write: Called after a write (``POST``...) succeeded, before it is
+            answered: the state store makes what was accepted durable there.
+    """
 
     def __init__(
         self,
@@ -170,6 +271,7 @@ class ApiServer:
         *,
         api: Callable[[dict[str, Any]], dict[str, Any]] = default_api_handler,
         on_request: Callable[[str, str, int, float], None] | None = None,
+        after_write: Callable[[], None] | None = None,
     ) -> None:
         check_port_free(port, "--port")
         handler = type(
@@ -178,6 +280,7 @@ class ApiServer:
             {
                 "api": staticmethod(api),
                 "on_request": staticmethod(on_request) if on_request else None,
+                "after_write": staticmethod(after_write) if after_write else None,
             },
         )
         try:

@@ -29,17 +29,30 @@ from ._common import (
     DEFAULT_PORT,
     DEFAULT_PREFIX,
     DEV_FILE_NAME,
+    DEV_FUNCTION_TIMEOUT,
+    DEV_VISIBILITY_TIMEOUT,
     STATE_FILE_NAME,
     DevStackError,
 )
 from ._http import ApiServer, ui_response
-from ._modules import import_modules, resolve_modules
+from ._modules import ModuleLoadError, import_modules, module_name_for, resolve_modules
 from ._poller import InvocationContext, Worker, deliver, lambda_processor
+from ._runtime import DEV_STALE_AFTER, FAST_SLEEP_SCALE, FastSleeps, Sweeper, dev_runtime
 from ._stack import DevStack, DevStackInfo, find_dev_file, remove_dev_file, write_dev_file
-from ._state import RestoreSummary, StateStore
+from ._state import RestoreSummary, StateSaver, StateStore
 
 __all__ = [
     "DEFAULT_MODULES",
+    "DEV_FUNCTION_TIMEOUT",
+    "DEV_STALE_AFTER",
+    "DEV_VISIBILITY_TIMEOUT",
+    "FAST_SLEEP_SCALE",
+    "FastSleeps",
+    "ModuleLoadError",
+    "StateSaver",
+    "Sweeper",
+    "dev_runtime",
+    "module_name_for",
     "DEFAULT_MOTO_PORT",
     "DEFAULT_PORT",
     "DEFAULT_PREFIX",

@@ -30,7 +30,6 @@ SQS_MAX_DELAY = 900
 # steps polling child runs (the fan-out pattern) never starve the children.
 MAX_CONCURRENT_INVOCATIONS = 64
 POLL_WAIT_SECONDS = 1
-SNAPSHOT_EVERY_SECONDS = 10.0
 DEV_FUNCTION_TIMEOUT = 60
 """The dev stack's "function timeout": a step attempt's lease ends this long after it
 started (plus a margin), so a step whose process died (``kill -9``) is run again

@@ -10,7 +10,31 @@ from collections.abc import Callable
 from typing import Any
 
 from .._moto import tune_moto
-from ._common import FAKE_CREDENTIALS, HOST, REGION, DevStackError, check_port_free
+from ._common import (
+    DEV_VISIBILITY_TIMEOUT,
+    FAKE_CREDENTIALS,
+    HOST,
+    REGION,
+    DevStackError,
+    check_port_free,
+)
+
+MOTO_LOCK = threading.RLock()
+"""Held by every moto request of the server except SQS receives, and by a snapshot of
+the state (which so sees no write half done). The one lock around moto."""
+
+_READS = frozenset(
+    {
+        "DynamoDB_20120810.GetItem",
+        "DynamoDB_20120810.BatchGetItem",
+        "DynamoDB_20120810.Query",
+        "DynamoDB_20120810.Scan",
+        "DynamoDB_20120810.DescribeTable",
+        "DynamoDB_20120810.TransactGetItems",
+        "AmazonSQS.GetQueueUrl",
+        "AmazonSQS.GetQueueAttributes",
+    }
+)
 
 
 class SerializedApp:
@@ -23,14 +47,20 @@ class SerializedApp:
     is left out: a long poll waits on the queue's own lock and would block everyone else.
     """
 
+    writes = 0
+    """Requests that may have changed the state so far (the state store saves when it
+    grew). Class-wide: there is one moto per process."""
+
     def __init__(self, app: Callable[..., Any]) -> None:
         self._app = app
-        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target == "AmazonSQS.ReceiveMessage":
             return self._app(environ, start_response)
-        with self._lock:
+        with MOTO_LOCK:
+            if target not in _READS and environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+                type(self).writes += 1
             # Materialize the body under the lock: moto builds it eagerly anyway.
             return list(self._app(environ, start_response))
 
@@ -137,9 +167,12 @@ def apply_environment(env: dict[str, str]) -> None:
     boto3.setup_default_session()  # forget credentials a previous session resolved
 
 
-def ensure_resources(prefix: str) -> tuple[dict[str, str], bool]:
+def ensure_resources(
+    prefix: str, visibility_timeout: int = DEV_VISIBILITY_TIMEOUT
+) -> tuple[dict[str, str], bool]:
     """The ``ADAPTER_*`` variables of the stack's resources, creating them unless the
-    table already exists (a moto server that kept its state, say).
+    table already exists (a moto server that kept its state, say); new queues get
+    ``visibility_timeout`` (see :data:`DEV_VISIBILITY_TIMEOUT`).
 
     Returns the variables and whether the resources were created now.
     """
@@ -152,7 +185,7 @@ def ensure_resources(prefix: str) -> tuple[dict[str, str], bool]:
     try:
         ddb.describe_table(TableName=table)
     except ddb.exceptions.ResourceNotFoundException:
-        return create_resources(prefix), True
+        return create_resources(prefix, function_timeout=visibility_timeout), True
     sqs = boto3.client("sqs")
     account = boto3.client("sts").get_caller_identity()["Account"]
     return {

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._common import (
     DEV_FUNCTION_TIMEOUT,
@@ -18,6 +18,9 @@ from ._common import (
     SHUTDOWN_GRACE_SECONDS,
 )
 from ._motoserver import queue_arn
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 logger = logging.getLogger("adapter.dev")
 
@@ -83,15 +86,18 @@ class InvocationContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def lambda_processor(function_timeout: float = DEV_FUNCTION_TIMEOUT) -> SqsProcessor:
-    """What the Lambda function does with an SQS event, with ``function_timeout``."""
+def lambda_processor(
+    function_timeout: float = DEV_FUNCTION_TIMEOUT, runtime: Runtime | None = None
+) -> SqsProcessor:
+    """What the Lambda function does with an SQS event, with ``function_timeout``, on
+    ``runtime`` (default: the environment's)."""
 
     def process(event: dict[str, Any]) -> dict[str, Any]:
         from ..aws import process_sqs_event
         from ..runtime import env_runtime
 
         context: Any = InvocationContext(function_timeout)
-        return process_sqs_event(event, context, env_runtime())
+        return process_sqs_event(event, context, runtime or env_runtime())
 
     return process
 

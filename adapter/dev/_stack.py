@@ -13,19 +13,28 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ..runtime import Runtime
 from ._common import (
     DEFAULT_MOTO_PORT,
     DEFAULT_PORT,
     DEFAULT_PREFIX,
     DEV_FILE_NAME,
+    DEV_FUNCTION_TIMEOUT,
     SHUTDOWN_GRACE_SECONDS,
-    SNAPSHOT_EVERY_SECONDS,
+    DevStackError,
 )
 from ._http import UI_PREFIX, ApiServer
 from ._modules import import_modules, resolve_modules
-from ._motoserver import MotoServer, apply_environment, ensure_resources, stack_environment
-from ._poller import Worker
-from ._state import RestoreSummary, StateStore
+from ._motoserver import (
+    MotoServer,
+    SerializedApp,
+    apply_environment,
+    ensure_resources,
+    stack_environment,
+)
+from ._poller import Worker, lambda_processor
+from ._runtime import FastSleeps, Sweeper, dev_runtime, print_failed_attempts
+from ._state import RestoreSummary, StateSaver, StateStore
 
 
 @dataclass
@@ -65,6 +74,10 @@ class DevStack:
         dev_file: Where to write the connection file (default ``./.adapter-dev.json``).
         prefix: Resource name prefix.
         out: Where the banner and request lines go (a ``rich`` console or ``print``).
+        function_timeout: Seconds a step attempt owns its step (see
+            :data:`DEV_FUNCTION_TIMEOUT`).
+        sleep_scale: Wake each sleep after this fraction of its length (1: on time).
+        verbose: Print the traceback of every failed step attempt.
     """
 
     def __init__(
@@ -77,7 +90,14 @@ class DevStack:
         dev_file: Path | None = None,
         prefix: str = DEFAULT_PREFIX,
         out: Callable[[str], None] = print,
+        function_timeout: float = DEV_FUNCTION_TIMEOUT,
+        sleep_scale: float = 1.0,
+        verbose: bool = False,
     ) -> None:
+        if not 0 < sleep_scale <= 1:
+            raise DevStackError(f"the sleep scale must be above 0 and at most 1, not {sleep_scale}")
+        if function_timeout <= 0:
+            raise DevStackError(f"the function timeout must be positive, not {function_timeout}")
         self.modules = resolve_modules(modules)
         self.port = port
         self.moto_port = moto_port
@@ -85,16 +105,22 @@ class DevStack:
         self.dev_file = dev_file or Path.cwd() / DEV_FILE_NAME
         self.prefix = prefix
         self.out = out
+        self.function_timeout = function_timeout
+        self.sleep_scale = sleep_scale
+        self.verbose = verbose
         self.env: dict[str, str] = {}
         self.info: DevStackInfo | None = None
         self.restored: RestoreSummary | None = None
         self.workflows: list[str] = []
+        self.runtime: Runtime | None = None
         self._moto: MotoServer | None = None
         self._api: ApiServer | None = None
         self._worker: Worker | None = None
+        self._saver: StateSaver | None = None
+        self._sweeper: Sweeper | None = None
+        self._fast: FastSleeps | None = None
         self._stop = threading.Event()
         self._stopped = False
-        self._last_saved = -1
 
     def start(self) -> DevStackInfo:
         """Bring everything up; return the connection info (also written to the dev file).
@@ -102,11 +128,11 @@ class DevStack:
         Raises:
             DevStackError: a module that does not import, a port in use, a bad state file.
         """
-        from ..runtime import reset_env_runtime
+        from ..runtime import activate, reset_env_runtime
 
         # User code first: an import error should stop us before anything is listening.
-        self.workflows = import_modules(self.modules)
-        self._api = ApiServer(self.port, on_request=self._log_request)
+        self.workflows = import_modules(self.modules, warn=self.out)
+        self._api = ApiServer(self.port, on_request=self._log_request, after_write=self._durable)
         try:
             self._moto = MotoServer(self.moto_port)
             self._moto.start()
@@ -121,10 +147,31 @@ class DevStack:
             }
             os.environ.update(self.env)
             reset_env_runtime()
+            self.runtime = dev_runtime(self._api.url)
+            activate(self.runtime)  # the HTTP API's runtime too
+            if self.verbose:
+                print_failed_attempts(self.runtime, self.out)
+            if self.sleep_scale < 1:
+                self._fast = FastSleeps(self.runtime, self.sleep_scale)
+                self._fast.install()
             self._worker = Worker(
-                [resources["ADAPTER_WORKFLOW_QUEUE_URL"], resources["ADAPTER_STEP_QUEUE_URL"]]
+                [resources["ADAPTER_WORKFLOW_QUEUE_URL"], resources["ADAPTER_STEP_QUEUE_URL"]],
+                process=lambda_processor(self.function_timeout, self.runtime),
             )
+            if self.state is not None:
+                worker = self._worker
+                self._saver = StateSaver(
+                    self.state,
+                    resources,
+                    changes=lambda: SerializedApp.writes + worker.processed,
+                    redelivering=worker.redelivering,
+                )
+                self._saver.start()
             self._worker.start()
+            # Whatever the last process left without a message (it died between a write
+            # and its send) is sent now, then every few seconds.
+            self._sweeper = Sweeper(self.runtime)
+            self._sweeper.start()
             self._api.start()
         except BaseException:
             self.stop()
@@ -152,8 +199,7 @@ class DevStack:
         try:
             self.start()
             self.out(self.banner())
-            while not self._stop.wait(SNAPSHOT_EVERY_SECONDS):
-                self._snapshot(final=False)
+            self._stop.wait()
             self.out("stopping…")
             return 0
         finally:
@@ -163,12 +209,17 @@ class DevStack:
 
     def stop(self) -> None:
         """Stop the HTTP API, the worker, save the state, stop moto (idempotent)."""
+        from ..runtime import deactivate
+
         if self._stopped:
             return
         self._stopped = True
         if self._api is not None:
             self._api.stop()
-        abandoned: list[str] = []
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        if self._fast is not None:
+            self._fast.close()
         if self._worker is not None:
             abandoned = self._worker.stop()
             if abandoned:
@@ -177,8 +228,20 @@ class DevStack:
                     f"{SHUTDOWN_GRACE_SECONDS:.0f}s were abandoned"
                     + ("; they run again at the next start" if self.state else "")
                 )
-        if self.env:
-            self._snapshot(final=True)
+        if self._saver is not None:
+            assert self.state is not None
+            try:
+                counts = self._saver.stop()
+            except Exception as exc:
+                self.out(f"saving the state to {self.state.path} failed: {exc}")
+            else:
+                if counts is not None:
+                    self.out(
+                        f"state saved to {self.state.path} ({counts['items']} items, "
+                        f"{counts['messages']} messages, {counts['objects']} objects)"
+                    )
+        if self.runtime is not None:
+            deactivate(self.runtime)
         if self._moto is not None:
             self._moto.stop()
         remove_dev_file(self.dev_file)
@@ -191,23 +254,9 @@ class DevStack:
             os._exit(130)
         self._stop.set()
 
-    def _snapshot(self, *, final: bool) -> None:
-        if self.state is None or self._worker is None:
-            return
-        changes = self._worker.processed
-        if not final and changes == self._last_saved:
-            return
-        try:
-            counts = self.state.save(self.env, self._worker.redelivering())
-        except Exception as exc:
-            self.out(f"saving the state to {self.state.path} failed: {exc}")
-            return
-        self._last_saved = changes
-        if final:
-            self.out(
-                f"state saved to {self.state.path} ({counts['items']} items, "
-                f"{counts['messages']} messages, {counts['objects']} objects)"
-            )
+    def _durable(self) -> None:
+        if self._saver is not None:
+            self._saver.durable()
 
     def _log_request(self, method: str, path: str, status: int, seconds: float) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,10 +20,13 @@ from adapter.dev import (
     DEFAULT_MODULES,
     ApiServer,
     DevStackError,
+    ModuleLoadError,
     StateStore,
     Worker,
     api_gateway_event,
     find_dev_file,
+    import_modules,
+    module_name_for,
     resolve_modules,
 )
 from adapter.dev._state import _decode_attr, _encode_attr
@@ -48,6 +52,40 @@ def test_modules_from_arguments_pyproject_or_samples(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.adapter]\nmodules = "app.flows"\n')
     with pytest.raises(DevStackError, match="must be a list of module names"):
         resolve_modules(None, tmp_path)
+
+
+def test_file_paths_get_their_module_name_suggested(tmp_path: Path) -> None:
+    assert module_name_for("myapp/orders.py") == "myapp.orders"
+    assert module_name_for("./myapp/orders.py") == "myapp.orders"
+    assert module_name_for("myapp/__init__.py") == "myapp"
+    assert module_name_for(str(tmp_path / "pkg" / "flows.py"), tmp_path) == "pkg.flows"
+    with pytest.raises(ModuleLoadError, match=r"did you mean `adapter dev myapp\.orders`\?"):
+        import_modules(["myapp/orders.py"], tmp_path)
+
+
+def test_a_module_without_workflows_warns_and_one_that_raises_shows_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "plain_module_xyz.py").write_text("VALUE = 1\n")
+    (tmp_path / "raising_module_xyz.py").write_text("X = 1\nraise ValueError('bad setting')\n")
+    monkeypatch.setattr("sys.path", list(sys.path))
+    warnings: list[str] = []
+    try:
+        import_modules(["plain_module_xyz", "tests.cli.sleepy"], tmp_path, warn=warnings.append)
+        assert warnings == [
+            "warning: module 'plain_module_xyz' registers no workflow (no @workflow function "
+            "in it or in what it imports)"
+        ]
+        with pytest.raises(ModuleLoadError) as raised:
+            import_modules(["raising_module_xyz"], tmp_path)
+    finally:
+        sys.modules.pop("plain_module_xyz", None)
+        sys.modules.pop("raising_module_xyz", None)
+    assert "ValueError: bad setting (traceback above)" in str(raised.value)
+    details = raised.value.details or ""
+    assert 'raising_module_xyz.py", line 2, in <module>' in details
+    assert details.rstrip().endswith("ValueError: bad setting")
+    assert "importlib" not in details
 
 
 def test_dev_file_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

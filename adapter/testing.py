@@ -536,30 +536,21 @@ class LocalRuntime:
         self._sqs().delete_message(queue.name, receipt_handle)
 
     def _process_one(self, queue: Any, raw: dict[str, Any]) -> None:
-        from .aws import process_sqs_event, sqs_record
-
-        record = sqs_record(raw, queue.queue_arn, _REGION)
-        box: dict[str, Any] = {}
-
-        def invoke() -> None:
-            try:
-                box["response"] = process_sqs_event({"Records": [record]}, None, self.runtime)
-            except KeyboardInterrupt:
-                raise  # the person running this, not a crash to simulate
-            except BaseException as exc:  # the invocation crashed: SQS redelivers
-                box["error"] = exc
+        from .aws import process_sqs_event
+        from .dev import deliver
 
         self._in_flight.add(raw["MessageId"])
         try:
-            self._invoke(invoke)
+            self._invoke(
+                lambda: deliver(
+                    raw,
+                    queue.queue_arn,
+                    lambda event: process_sqs_event(event, None, self.runtime),
+                    lambda handle: self._delete(queue, handle),
+                )
+            )
         finally:
             self._in_flight.discard(raw["MessageId"])
-        if "error" in box:
-            logger.warning("invocation crashed: %r; the message will be redelivered", box["error"])
-            return
-        failed = {f["itemIdentifier"] for f in box["response"].get("batchItemFailures", [])}
-        if raw["MessageId"] not in failed:
-            self._delete(queue, raw["ReceiptHandle"])
 
     def _receivable(self, queue: Any) -> bool:
         return any(

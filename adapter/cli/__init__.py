@@ -1,6 +1,6 @@
 """The ``adapter`` command: a local dev stack, and runs at your fingertips.
 
-``adapter dev`` runs the whole stack on this machine (see :mod:`adapter.devstack`). The
+``adapter dev`` runs the whole stack on this machine (see :mod:`adapter.dev`). The
 other commands read and drive runs on any stack, local or on AWS, through the client API
 (``start``, ``get_run``, ``page_runs``, ``resume_hook``, ``Run.cancel``) and the
 runtime's event log, never through the HTTP API. They find the stack from, in order:

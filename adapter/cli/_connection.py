@@ -17,7 +17,7 @@ import typer
 
 from ..core.errors import ConfigurationError, RunNotFoundError
 from ..core.events import Event
-from ..devstack import DEV_FILE_NAME, find_dev_file
+from ..dev import DEV_FILE_NAME, find_dev_file
 from ..runtime import current_runtime, reset_env_runtime
 from ..world import RunRecord
 from ._errors import CliError

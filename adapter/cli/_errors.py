@@ -50,11 +50,13 @@ class CliError(AdapterError):
 
     Attributes:
         code: The ``error.code`` shown with ``--json`` (snake_case, as the HTTP API's).
+        exit_code: The exit status (:data:`EXIT_USAGE` for a bad argument).
     """
 
-    def __init__(self, message: str, *, code: str = "error") -> None:
+    def __init__(self, message: str, *, code: str = "error", exit_code: int = EXIT_FAILURE) -> None:
         super().__init__(message)
         self.code = code
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ def describe(exc: BaseException) -> Problem:
         message = str(exc)
         if isinstance(exc, RunNotFoundError):
             message = f"no run with id {exc.run_id!r} (see `adapter runs ls`)"
-        return Problem(code, _one_line(message))
+        exit_code = exc.exit_code if isinstance(exc, CliError) else EXIT_FAILURE
+        return Problem(code, _one_line(message), exit_code)
     return Problem(
         "internal_error",
         _one_line(f"{type(exc).__name__}: {exc} (set ADAPTER_DEBUG=1 for the traceback)"),

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from ..devstack import HOST, ApiServer, DevStackError, default_api_handler
+from ..dev import HOST, ApiServer, DevStackError, default_api_handler
 from ._connection import connect
 from ._errors import CliError
 from ._options import EndpointOpt, ProfileOpt

@@ -225,8 +225,11 @@
 
   async function api(method, path, body) {
     const init = { method, cache: "no-store" };
-    if (body !== undefined) {
+    if (method !== "GET") {
+      // The dev stack refuses writes that are not declared JSON (cross-site requests).
       init.headers = { "Content-Type": "application/json" };
+    }
+    if (body !== undefined) {
       init.body = JSON.stringify(body);
     }
     let response;

@@ -182,10 +182,53 @@ def test_dev_reports_a_module_that_does_not_import(tmp_path: Path) -> None:
         text=True,
         timeout=50,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad argument: a usage error
     assert result.stderr.strip() == (
         "error: cannot import workflow module 'no_such_module_xyz': no module named "
         f"'no_such_module_xyz' (looked in {ROOT} and the installed packages)"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_dev_shows_the_traceback_of_a_module_that_raises(tmp_path: Path) -> None:
+    (tmp_path / "broken_flows_xyz.py").write_text(
+        "import json\n\n\ndef helper():\n    raise RuntimeError('no config file')\n\n\nhelper()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "adapter.cli", "dev", "broken_flows_xyz", "--port", "0"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert 'broken_flows_xyz.py", line 8, in <module>' in result.stderr
+    assert 'broken_flows_xyz.py", line 5, in helper' in result.stderr
+    assert "importlib" not in result.stderr  # the user's frames only
+    assert lines[-2] == "RuntimeError: no config file"
+    assert lines[-1] == (
+        "error: importing workflow module 'broken_flows_xyz' failed: RuntimeError: "
+        "no config file (traceback above)"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_dev_suggests_the_module_name_for_a_file_path() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "adapter.cli", "dev", "samples/orders.py", "--port", "0"],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: 'samples/orders.py' is a file path; adapter dev takes module names: "
+        "did you mean `adapter dev samples.orders`?"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,18 +16,20 @@ import pytest
 
 from adapter import get_run, start
 from adapter.aws import process_sqs_event
-from adapter.devstack import (
+from adapter.dev import (
     DEFAULT_MODULES,
     ApiServer,
     DevStackError,
+    ModuleLoadError,
     StateStore,
     Worker,
-    _decode_attr,
-    _encode_attr,
     api_gateway_event,
     find_dev_file,
+    import_modules,
+    module_name_for,
     resolve_modules,
 )
+from adapter.dev._state import _decode_attr, _encode_attr
 from adapter.testing import LocalRuntime
 from samples.onboarding import onboard_user
 
@@ -49,6 +52,40 @@ def test_modules_from_arguments_pyproject_or_samples(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.adapter]\nmodules = "app.flows"\n')
     with pytest.raises(DevStackError, match="must be a list of module names"):
         resolve_modules(None, tmp_path)
+
+
+def test_file_paths_get_their_module_name_suggested(tmp_path: Path) -> None:
+    assert module_name_for("myapp/orders.py") == "myapp.orders"
+    assert module_name_for("./myapp/orders.py") == "myapp.orders"
+    assert module_name_for("myapp/__init__.py") == "myapp"
+    assert module_name_for(str(tmp_path / "pkg" / "flows.py"), tmp_path) == "pkg.flows"
+    with pytest.raises(ModuleLoadError, match=r"did you mean `adapter dev myapp\.orders`\?"):
+        import_modules(["myapp/orders.py"], tmp_path)
+
+
+def test_a_module_without_workflows_warns_and_one_that_raises_shows_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "plain_module_xyz.py").write_text("VALUE = 1\n")
+    (tmp_path / "raising_module_xyz.py").write_text("X = 1\nraise ValueError('bad setting')\n")
+    monkeypatch.setattr("sys.path", list(sys.path))
+    warnings: list[str] = []
+    try:
+        import_modules(["plain_module_xyz", "tests.cli.sleepy"], tmp_path, warn=warnings.append)
+        assert warnings == [
+            "warning: module 'plain_module_xyz' registers no workflow (no @workflow function "
+            "in it or in what it imports)"
+        ]
+        with pytest.raises(ModuleLoadError) as raised:
+            import_modules(["raising_module_xyz"], tmp_path)
+    finally:
+        sys.modules.pop("plain_module_xyz", None)
+        sys.modules.pop("raising_module_xyz", None)
+    assert "ValueError: bad setting (traceback above)" in str(raised.value)
+    details = raised.value.details or ""
+    assert 'raising_module_xyz.py", line 2, in <module>' in details
+    assert details.rstrip().endswith("ValueError: bad setting")
+    assert "importlib" not in details
 
 
 def test_dev_file_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,6 +144,7 @@ def test_api_gateway_event_shape() -> None:
 
 def _http(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Any, Any]:
     request = urllib.request.Request(url, data=body, method=method)
+    request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, answer.headers, json.loads(answer.read())
@@ -253,3 +291,91 @@ def test_state_snapshot_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad" / "moto-state.json").write_text("{")
     with pytest.raises(DevStackError, match="cannot read the saved state"):
         StateStore(tmp_path / "bad").restore(env)
+
+
+def _raw_http(
+    port: int, request: bytes, timeout: float = 10.0
+) -> tuple[int, dict[str, Any], float]:
+    """Send ``request`` as is; return the status, the JSON body and how long it took."""
+    import socket
+
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):  # the server closes after a refused request
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body), time.monotonic() - began
+
+
+@pytest.mark.parametrize(
+    ("length", "body", "status", "code"),
+    [
+        ("abc", b"{}", 400, "invalid_content_length"),
+        ("-1", b"{}", 400, "invalid_content_length"),
+        ("1.5", b"{}", 400, "invalid_content_length"),
+        ("200", b'{"workflow": "x"}', 400, "incomplete_body"),
+        (str(11 * 1024 * 1024), b"{}", 413, "body_too_large"),
+    ],
+)
+def test_the_http_api_refuses_a_bad_content_length_quickly(
+    length: str, body: bytes, status: int, code: str
+) -> None:
+    calls: list[dict[str, Any]] = []
+    server = ApiServer(0, api=lambda event: calls.append(event) or {"statusCode": 202})
+    server.start()
+    try:
+        got, answer, took = _raw_http(
+            server.port,
+            b"POST /runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {length}\r\n\r\n".encode()
+            + body,
+        )
+    finally:
+        server.stop()
+    assert (got, answer["error"]["code"]) == (status, code)
+    assert set(answer["error"]) == {"code", "message"} and answer["error"]["message"]
+    assert took < 8  # no hang: the read times out (READ_TIMEOUT_SECONDS) at worst
+    assert calls == []  # nothing reached the handler, so nothing was written
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "text/json"]
+)
+def test_the_http_api_refuses_writes_that_are_not_json(content_type: str | None) -> None:
+    calls: list[dict[str, Any]] = []
+    server = ApiServer(0, api=lambda event: calls.append(event) or {"statusCode": 202})
+    server.start()
+    try:
+        headers = f"Content-Type: {content_type}\r\n" if content_type else ""
+        got, answer, _ = _raw_http(
+            server.port,
+            f"POST /runs/wrun_1/cancel HTTP/1.1\r\nHost: x\r\n{headers}"
+            "Content-Length: 2\r\n\r\n{}".encode(),
+        )
+        assert (got, answer["error"]["code"]) == (415, "unsupported_media_type")
+        assert calls == []
+        # JSON, with parameters, is fine; reads need no content type at all.
+        ok, _, _ = _http_with(
+            server.url + "/runs/wrun_1/cancel", "POST", b"{}", "application/json; charset=utf-8"
+        )
+        assert ok == 202
+        ok, _, _ = _http_with(server.url + "/runs", "GET", None, None)
+        assert ok == 202 and len(calls) == 2
+    finally:
+        server.stop()
+
+
+def _http_with(
+    url: str, method: str, body: bytes | None, content_type: str | None
+) -> tuple[int, Any, bytes]:
+    request = urllib.request.Request(url, data=body, method=method)
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import adapter.cli.ui
 from adapter import get_run, start
-from adapter.devstack import ApiServer
+from adapter.dev import ApiServer
 from adapter.world.aws import create_resources
 
 from . import workflows as wf

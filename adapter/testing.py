@@ -45,6 +45,8 @@ from .world import RunRecord
 from .world.aws import (
     BOTO_CONFIG,
     ENV_FUNCTION,
+    ENV_STEP_QUEUE,
+    ENV_WORKFLOW_QUEUE,
     AwsConfig,
     AwsWorld,
     LambdaFunction,
@@ -464,7 +466,7 @@ class LocalRuntime:
         backend = self._sqs()
         return [
             backend.queues[url.rsplit("/", 1)[1]]
-            for url in (self.env["ADAPTER_WORKFLOW_QUEUE_URL"], self.env["ADAPTER_STEP_QUEUE_URL"])
+            for url in (self.env[ENV_WORKFLOW_QUEUE], self.env[ENV_STEP_QUEUE])
         ]
 
     def _next_due(self) -> datetime | None:

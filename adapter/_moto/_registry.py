@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..world import ENV_TUNE_MOTO
+
 logger = logging.getLogger("adapter.moto")
 
 MOTO_LOCK = threading.RLock()
@@ -35,7 +37,7 @@ stack's moto server (``SerializedApp``) and the chaos tests' thread-safe moto. I
 reentrant: a request serialized at the server is serialized again at its handler.
 """
 
-ENV_TUNE = "ADAPTER_TUNE_MOTO"
+ENV_TUNE = ENV_TUNE_MOTO  # the name this package has exported since the registry came
 _OFF = ("0", "false", "no", "off")
 
 

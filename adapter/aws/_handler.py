@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..core.errors import DeploymentNotFoundError
 from ..core.messages import MESSAGE_ADAPTER
 from ..runtime import Runtime, current_runtime
+from ..world import ENV_LAMBDA_FUNCTION_NAME
 from ._http import is_api_event, process_api_event
 from ._logging import logger, setup_lambda_logging
 from ._metrics import attach_metrics, metrics
@@ -64,7 +65,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
             f"requests; got an event with keys {kind}"
         )
     runtime = current_runtime()  # the environment's, or an active LocalRuntime's
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    if os.environ.get(ENV_LAMBDA_FUNCTION_NAME):
         attach_metrics(runtime)
         attach_tracing(runtime)  # X-Ray subsegments per turn and step attempt
     try:

@@ -12,6 +12,8 @@ import os
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from ..world import ENV_LAMBDA_FUNCTION_NAME
+
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "adapter-workflows")
 _ready = False
 
@@ -19,6 +21,6 @@ _ready = False
 def setup_lambda_logging() -> None:
     """Inside Lambda, give the ``adapter.*`` loggers the powertools JSON format (once)."""
     global _ready
-    if not _ready and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    if not _ready and os.environ.get(ENV_LAMBDA_FUNCTION_NAME):
         copy_config_to_registered_loggers(source_logger=logger, include={"adapter"})
     _ready = True

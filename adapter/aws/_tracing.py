@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ..runtime import Annotations, Runtime, Trace
+from ..world import ENV_LAMBDA_FUNCTION_NAME
 from ._logging import logger
 
 
@@ -80,7 +81,7 @@ def attach_tracing(runtime: Runtime, tracer: _Tracer | None = None) -> None:
         tracer: The Tracer to use; by default this container's (inside Lambda only).
     """
     if tracer is None:
-        if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        if not os.environ.get(ENV_LAMBDA_FUNCTION_NAME):
             return
         tracer = powertools_tracer()
     if not tracer.disabled:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..world import ENV_DEBUG
 from . import dev, hooks, runs, start, ui
 from ._connection import Connection
 from ._errors import EXIT_CODES_HELP, EXIT_OK, describe, report
@@ -45,7 +46,7 @@ class AdapterGroup(Group):
         except Exception as exc:
             if not standalone_mode:
                 raise
-            if os.environ.get("ADAPTER_DEBUG") and not isinstance(exc, typer.TyperException):
+            if os.environ.get(ENV_DEBUG) and not isinstance(exc, typer.TyperException):
                 raise
             problem = describe(exc)
             report(problem, as_json="--json" in options)

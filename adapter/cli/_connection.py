@@ -19,10 +19,9 @@ from ..core.errors import ConfigurationError, RunNotFoundError
 from ..core.events import Event
 from ..dev import DEV_FILE_NAME, find_dev_file
 from ..runtime import current_runtime, reset_env_runtime
-from ..world import RunRecord
+from ..world import REQUIRED_ENV, RunRecord
 from ._errors import CliError
 
-REQUIRED_ENV = ("ADAPTER_TABLE_NAME", "ADAPTER_WORKFLOW_QUEUE_URL", "ADAPTER_STEP_QUEUE_URL")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
 

@@ -9,6 +9,18 @@ from collections.abc import Callable
 from typing import Any
 
 from .._moto import MOTO_LOCK, install, uninstall
+from ..world.aws import (
+    ENV_BUCKET,
+    ENV_FUNCTION,
+    ENV_LAMBDA_FUNCTION_NAME,
+    ENV_LAMBDA_FUNCTION_VERSION,
+    ENV_STEP_QUEUE,
+    ENV_TABLE,
+    ENV_WORKFLOW_QUEUE,
+    bucket_name,
+    queue_name,
+    table_name,
+)
 from ._common import (
     DEV_VISIBILITY_TIMEOUT,
     FAKE_CREDENTIALS,
@@ -154,9 +166,9 @@ def apply_environment(env: dict[str, str]) -> None:
             "AWS_PROFILE",
             "AWS_DEFAULT_PROFILE",
             "AWS_REGION",
-            "ADAPTER_FUNCTION_NAME",
-            "AWS_LAMBDA_FUNCTION_NAME",
-            "AWS_LAMBDA_FUNCTION_VERSION",
+            ENV_FUNCTION,
+            ENV_LAMBDA_FUNCTION_NAME,
+            ENV_LAMBDA_FUNCTION_VERSION,
         ):
             del os.environ[key]
     os.environ.update(env)
@@ -177,7 +189,7 @@ def ensure_resources(
     from ..world.aws import create_resources
 
     ddb = boto3.client("dynamodb")
-    table = f"{prefix}-runs"
+    table = table_name(prefix)
     try:
         ddb.describe_table(TableName=table)
     except ddb.exceptions.ResourceNotFoundException:
@@ -185,10 +197,10 @@ def ensure_resources(
     sqs = boto3.client("sqs")
     account = boto3.client("sts").get_caller_identity()["Account"]
     return {
-        "ADAPTER_TABLE_NAME": table,
-        "ADAPTER_WORKFLOW_QUEUE_URL": sqs.get_queue_url(QueueName=f"{prefix}-workflow")["QueueUrl"],
-        "ADAPTER_STEP_QUEUE_URL": sqs.get_queue_url(QueueName=f"{prefix}-step")["QueueUrl"],
-        "ADAPTER_BUCKET_NAME": f"{prefix}-payloads-{account}",
+        ENV_TABLE: table,
+        ENV_WORKFLOW_QUEUE: sqs.get_queue_url(QueueName=queue_name(prefix, "workflow"))["QueueUrl"],
+        ENV_STEP_QUEUE: sqs.get_queue_url(QueueName=queue_name(prefix, "step"))["QueueUrl"],
+        ENV_BUCKET: bucket_name(prefix, account),
     }, False
 
 

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from ..runtime import Runtime
+from ..world import ENV_API_URL, ENV_DEV_FILE, ENV_STEP_QUEUE, ENV_WORKFLOW_QUEUE
 from ._common import (
     DEFAULT_MOTO_PORT,
     DEFAULT_PORT,
@@ -143,7 +144,7 @@ class DevStack:
             self.env = {
                 **stack_environment(self._moto.url),
                 **resources,
-                "ADAPTER_API_URL": self._api.url,  # so create_webhook().url points here
+                ENV_API_URL: self._api.url,  # so create_webhook().url points here
             }
             os.environ.update(self.env)
             reset_env_runtime()
@@ -155,7 +156,7 @@ class DevStack:
                 self._fast = FastSleeps(self.runtime, self.sleep_scale)
                 self._fast.install()
             self._worker = Worker(
-                [resources["ADAPTER_WORKFLOW_QUEUE_URL"], resources["ADAPTER_STEP_QUEUE_URL"]],
+                [resources[ENV_WORKFLOW_QUEUE], resources[ENV_STEP_QUEUE]],
                 process=lambda_processor(self.function_timeout, self.runtime),
             )
             if self.state is not None:
@@ -321,7 +322,7 @@ def remove_dev_file(path: Path) -> None:
 def find_dev_file(start: Path | None = None) -> Path | None:
     """The nearest ``.adapter-dev.json`` in ``start`` (default: cwd) or its parents, or the
     file named by ``ADAPTER_DEV_FILE``."""
-    named = os.environ.get("ADAPTER_DEV_FILE")
+    named = os.environ.get(ENV_DEV_FILE)
     if named:
         return Path(named) if Path(named).is_file() else None
     here = (start or Path.cwd()).resolve()

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .._moto import MOTO_LOCK, message_body
+from ..world import ENV_BUCKET, ENV_TABLE
 from ._common import DEFAULT_PREFIX, REGION, SQS_MAX_DELAY, STATE_FILE_NAME, DevStackError
 
 logger = logging.getLogger("adapter.dev")
@@ -119,9 +120,9 @@ class StateStore:
         """
         waiting = set(redelivering)
         with MOTO_LOCK:  # no write in between: see the module docstring
-            items = self._read_table(env["ADAPTER_TABLE_NAME"])
+            items = self._read_table(env[ENV_TABLE])
             messages = self._read_queues(waiting)
-        objects = self._read_bucket(env.get("ADAPTER_BUCKET_NAME"))
+        objects = self._read_bucket(env.get(ENV_BUCKET))
         snapshot = {
             "format": 2,
             "saved_at": datetime.now(UTC).isoformat(),
@@ -163,7 +164,7 @@ class StateStore:
                 f"(format {snapshot.get('format')!r}); move it away to start afresh"
             )
         summary = RestoreSummary(saved_at=snapshot.get("saved_at"))
-        bucket = env.get("ADAPTER_BUCKET_NAME")
+        bucket = env.get(ENV_BUCKET)
         if bucket:  # objects first: items refer to them
             s3 = boto3.client("s3")
             for obj in snapshot.get("bucket", []):
@@ -174,7 +175,7 @@ class StateStore:
                     ContentType=obj.get("content_type") or "application/octet-stream",
                 )
                 summary.objects += 1
-        table = env["ADAPTER_TABLE_NAME"]
+        table = env[ENV_TABLE]
         items = [_decode_attr(item) for item in snapshot.get("table", [])]
         with MOTO_LOCK:
             backend = _dynamodb_backend(table)

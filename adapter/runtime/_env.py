@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..core.messages import Message
+from ..world import ENV_LAMBDA_FUNCTION_VERSION
 from ._deployments import Deployments
 from ._runtime import Runtime
 
@@ -66,7 +67,7 @@ def _build_env_runtime() -> Runtime:
     # Outside an invocation (no deadline known) a step attempt owns its step for one
     # function timeout; inside one, until its deadline (see Services.lease_until).
     lease = timedelta(seconds=world.config.function_timeout)
-    version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+    version = os.environ.get(ENV_LAMBDA_FUNCTION_VERSION)
     if function is None:
         current = version or "$LATEST"
         deployments = Deployments(current, {current: default_registry})

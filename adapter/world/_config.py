@@ -1,4 +1,9 @@
-"""Configuration: the pinned ``ADAPTER_*`` environment variables, read in one place."""
+"""Configuration: every ``ADAPTER_*`` environment variable and resource name, in one place.
+
+The Lambda function reads :class:`AwsConfig`; the CLI, ``adapter dev``,
+``LocalRuntime`` and :func:`~adapter.world.aws.create_resources` use the same names, so
+renaming one is a change here only.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,36 @@ ENV_API_URL = "ADAPTER_API_URL"
 ENV_MAX_RECEIVE_COUNT = "ADAPTER_MAX_RECEIVE_COUNT"
 ENV_DEFAULT_DEPLOYMENT = "ADAPTER_DEFAULT_DEPLOYMENT"
 ENV_FUNCTION_TIMEOUT = "ADAPTER_FUNCTION_TIMEOUT"
+ENV_TUNE_MOTO = "ADAPTER_TUNE_MOTO"
+"""``0`` turns off the moto speed-ups of ``LocalRuntime`` and ``adapter dev``."""
+ENV_DEV_FILE = "ADAPTER_DEV_FILE"
+"""Where ``adapter dev`` wrote its connection file (default ``./.adapter-dev.json``)."""
+ENV_DEBUG = "ADAPTER_DEBUG"
+"""Set: the CLI prints a traceback with an unexpected error."""
+REQUIRED_ENV = (ENV_TABLE, ENV_WORKFLOW_QUEUE, ENV_STEP_QUEUE)
+"""The variables without which there is no stack to talk to."""
+
+# Set by Lambda itself (not ours to rename, but read in several places).
+ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+ENV_LAMBDA_FUNCTION_VERSION = "AWS_LAMBDA_FUNCTION_VERSION"
+
+QUEUE_KINDS = ("workflow", "step")
+
+
+def table_name(prefix: str) -> str:
+    """The runs table of the stack named ``prefix``."""
+    return f"{prefix}-runs"
+
+
+def queue_name(prefix: str, kind: str, *, dlq: bool = False) -> str:
+    """The ``kind`` (``"workflow"`` or ``"step"``) queue, or its dead-letter queue."""
+    return f"{prefix}-{kind}-dlq" if dlq else f"{prefix}-{kind}"
+
+
+def bucket_name(prefix: str, account: str) -> str:
+    """The payload bucket (bucket names are global: the account makes it unique)."""
+    return f"{prefix}-payloads-{account}"
+
 
 FUNCTION_TIMEOUT = 300
 """The function timeout of template.yaml (its ``FunctionTimeout`` parameter's default)."""
@@ -46,7 +81,7 @@ class AwsConfig:
                 function timeout that is not a positive whole number of seconds.
         """
         env = dict(os.environ) if env is None else env
-        missing = [k for k in (ENV_TABLE, ENV_WORKFLOW_QUEUE, ENV_STEP_QUEUE) if not env.get(k)]
+        missing = [k for k in REQUIRED_ENV if not env.get(k)]
         if missing:
             raise ConfigurationError(
                 f"missing environment variable(s): {', '.join(missing)}; set them to the "

@@ -12,6 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import PayloadTooLargeError, UnreadableHistoryError
+from ._config import ENV_BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -55,7 +56,7 @@ class PayloadStore:
                 return {name: {"S": text}}
             raise PayloadTooLargeError(
                 f"{what} is {size} bytes: more than a DynamoDB item holds. Set "
-                "ADAPTER_BUCKET_NAME to a bucket so large payloads are kept in S3"
+                f"{ENV_BUCKET} to a bucket so large payloads are kept in S3"
             )
         # A fresh key per write: a write that loses its conditional race must not
         # overwrite the payload a winner already references.

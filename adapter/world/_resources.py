@@ -16,6 +16,10 @@ from ._config import (
     ENV_WORKFLOW_QUEUE,
     FUNCTION_TIMEOUT,
     MAX_RECEIVE_COUNT,
+    QUEUE_KINDS,
+    bucket_name,
+    queue_name,
+    table_name,
 )
 
 
@@ -54,7 +58,7 @@ def create_resources(
     ddb = session.client("dynamodb", region_name=region)
     sqs = session.client("sqs", region_name=region)
     s3 = session.client("s3", region_name=region)
-    table = f"{prefix}-runs"
+    table = table_name(prefix)
     ddb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
@@ -85,9 +89,9 @@ def create_resources(
     ddb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
     urls = {}
     visibility = queue_visibility(function_timeout)
-    for name in ("workflow", "step"):
+    for name in QUEUE_KINDS:
         dlq_url = sqs.create_queue(
-            QueueName=f"{prefix}-{name}-dlq",
+            QueueName=queue_name(prefix, name, dlq=True),
             Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
         )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
@@ -95,14 +99,14 @@ def create_resources(
         ]["QueueArn"]
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
         urls[name] = sqs.create_queue(
-            QueueName=f"{prefix}-{name}",
+            QueueName=queue_name(prefix, name),
             Attributes={
                 "VisibilityTimeout": str(visibility),
                 "RedrivePolicy": json.dumps(redrive),
             },
         )["QueueUrl"]
     account = session.client("sts", region_name=region).get_caller_identity()["Account"]
-    bucket = f"{prefix}-payloads-{account}"
+    bucket = bucket_name(prefix, account)
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
     else:

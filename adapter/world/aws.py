@@ -33,17 +33,28 @@ from ._base import (
     Unit,
 )
 from ._config import (
+    ENV_API_URL,
     ENV_BUCKET,
+    ENV_DEBUG,
     ENV_DEFAULT_DEPLOYMENT,
+    ENV_DEV_FILE,
     ENV_FUNCTION,
     ENV_FUNCTION_TIMEOUT,
+    ENV_LAMBDA_FUNCTION_NAME,
+    ENV_LAMBDA_FUNCTION_VERSION,
     ENV_MAX_RECEIVE_COUNT,
     ENV_STEP_QUEUE,
     ENV_TABLE,
+    ENV_TUNE_MOTO,
     ENV_WORKFLOW_QUEUE,
     FUNCTION_TIMEOUT,
     MAX_RECEIVE_COUNT,
+    QUEUE_KINDS,
+    REQUIRED_ENV,
     AwsConfig,
+    bucket_name,
+    queue_name,
+    table_name,
 )
 from ._faults import conflict, is_cancelled, is_refused, is_transient
 from ._lambda import LambdaFunction
@@ -57,6 +68,17 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 __all__ = [
+    "ENV_API_URL",
+    "ENV_DEBUG",
+    "ENV_DEV_FILE",
+    "ENV_LAMBDA_FUNCTION_NAME",
+    "ENV_LAMBDA_FUNCTION_VERSION",
+    "ENV_TUNE_MOTO",
+    "QUEUE_KINDS",
+    "REQUIRED_ENV",
+    "bucket_name",
+    "queue_name",
+    "table_name",
     "ENV_BUCKET",
     "ENV_DEFAULT_DEPLOYMENT",
     "ENV_FUNCTION",

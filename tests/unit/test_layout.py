@@ -4,6 +4,7 @@ what it may (see docs/architecture.md)."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +132,36 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
         if target.startswith("adapter.") and target.split(".")[1] not in ALLOWED[layer] | {layer}
     }
     assert sorted(bad) == []
+
+
+def _string_constants(tree: ast.Module) -> Iterator[ast.Constant]:
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            yield node
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_environment_names_live_in_the_config_module(name: str) -> None:
+    """Every ``ADAPTER_*`` (and Lambda's ``AWS_LAMBDA_*``) variable is named once, in
+    ``adapter/world/_config.py``; everything else imports the constant."""
+    if name == "adapter.world._config":
+        return
+    tree = ast.parse(MODULES[name].read_text())
+    literals = [
+        f"line {node.lineno}: {node.value!r}"
+        for node in _string_constants(tree)
+        if re.fullmatch(r"(ADAPTER|AWS_LAMBDA)_[A-Z_]+", node.value)
+    ]
+    assert not literals, f"{name} spells variable names itself: {literals}"

@@ -41,12 +41,9 @@ from .runtime import (
     loop_running,
     reset_env_runtime,
 )
-from .world import RunRecord
+from .world import ENV_FUNCTION, ENV_STEP_QUEUE, ENV_WORKFLOW_QUEUE, RunRecord
 from .world.aws import (
     BOTO_CONFIG,
-    ENV_FUNCTION,
-    ENV_STEP_QUEUE,
-    ENV_WORKFLOW_QUEUE,
     AwsConfig,
     AwsWorld,
     LambdaFunction,

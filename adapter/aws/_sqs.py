@@ -23,7 +23,8 @@ from ..core import error_info
 from ..core.errors import DeploymentNotFoundError, StepBusyError
 from ..core.messages import Message, parse_message
 from ..runtime import Runtime
-from ..world.aws import ENV_MAX_RECEIVE_COUNT, MAX_RECEIVE_COUNT, MAX_VISIBILITY, is_transient
+from ..world import ENV_MAX_RECEIVE_COUNT
+from ..world.aws import MAX_RECEIVE_COUNT, MAX_VISIBILITY, is_transient
 from ._logging import logger
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._moto import MOTO_LOCK, install, uninstall
-from ..world.aws import (
+from ..world import (
     ENV_BUCKET,
     ENV_FUNCTION,
     ENV_LAMBDA_FUNCTION_NAME,

@@ -59,7 +59,8 @@ def reset_env_runtime() -> None:
 
 def _build_env_runtime() -> Runtime:
     from ..core import default_registry
-    from ..world.aws import ENV_DEFAULT_DEPLOYMENT, connect
+    from ..world import ENV_DEFAULT_DEPLOYMENT
+    from ..world.aws import connect
 
     stack = connect()
     world, function = stack.world, stack.function

@@ -107,8 +107,11 @@ def test_ui_refuses_other_sites_and_other_host_names(
             answers[name] = (status, json.loads(body))
 
         cancel = f"/runs/{run.run_id}/cancel"
-        ask("evil origin", "POST", cancel, {"Origin": "https://evil.example"})
-        ask("cross site", "POST", cancel, {"Sec-Fetch-Site": "cross-site"})
+        # JSON writes, so that what refuses them is the guard and not the media type
+        # (a plain text/plain POST is a 415 already).
+        json_ = {"Content-Type": "application/json"}
+        ask("evil origin", "POST", cancel, {**json_, "Origin": "https://evil.example"})
+        ask("cross site", "POST", cancel, {**json_, "Sec-Fetch-Site": "cross-site"})
         # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends its own Host.
         ask("rebound", "GET", "/runs", {"Host": f"evil.example:{port}"})
         ask("own page read", "GET", f"/runs/{run.run_id}", {"Sec-Fetch-Site": "same-origin"})

@@ -10,15 +10,45 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+from .errors import InvalidHookTokenError
 
 T = TypeVar("T")
+
+MAX_HOOK_TOKEN_BYTES = 1024
+"""The longest token (UTF-8 bytes) a hook may have: a token is part of a storage key
+(DynamoDB allows 2,048 bytes for a partition key, with its prefix)."""
+
+
+def check_token(token: object) -> str:
+    """``token`` if it can name a hook.
+
+    Raises:
+        InvalidHookTokenError: not a non-empty string of valid Unicode of at most
+            :data:`MAX_HOOK_TOKEN_BYTES` bytes.
+    """
+    if not isinstance(token, str) or not token:
+        raise InvalidHookTokenError(f"a hook token must be a non-empty string, got {token!r}")
+    try:
+        size = len(token.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidHookTokenError(
+            "a hook token must be valid Unicode (it holds a lone surrogate)"
+        ) from None
+    if size > MAX_HOOK_TOKEN_BYTES:
+        raise InvalidHookTokenError(
+            f"a hook token is at most {MAX_HOOK_TOKEN_BYTES} bytes, this one is {size}"
+        )
+    return token
 
 
 class Hook(Generic[T]):
     """A hook created by workflow code.
 
     Attributes:
-        token: The secret that ``resume_hook`` (or ``POST /hooks/{token}``) names.
+        token: What ``resume_hook`` (or ``POST /hooks/{token}``) names: a secret when
+            generated.
         correlation_id: Its id in the run's event log.
     """
 
@@ -77,10 +107,13 @@ class Hook(Generic[T]):
 
 
 class Webhook(Hook[T]):
-    """A hook resumed by ``POST {api}/hooks/{token}``; ``url`` is that address."""
+    """A hook resumed by ``POST {api}/webhooks/{token}``; ``url`` is that address.
+
+    That route is public: the generated token (192 random bits) is the secret.
+    """
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, correlation_id: str, token: str, base_url: str
     ) -> None:
         super().__init__(loop, correlation_id, token)
-        self.url = f"{base_url.rstrip('/')}/hooks/{token}"
+        self.url = f"{base_url.rstrip('/')}/webhooks/{quote(token, safe='')}"

@@ -23,13 +23,14 @@ from typing import Any, Literal
 
 from . import serde
 from ._context import WorkflowMetadata, workflow_scope
-from ._hooks import Hook, Webhook
+from ._hooks import Hook, Webhook, check_token
 from ._loop import WorkflowLoop
 from ._registry import StepDefinition, WorkflowDefinition
 from ._state import RunState
 from .errors import (
     FatalError,
     HookConflictError,
+    InvalidHookTokenError,
     NonDeterminismError,
     SerializationError,
     StepFailedError,
@@ -68,6 +69,8 @@ class CreateHook:
     correlation_id: str
     token: str
     metadata: Any = None
+    webhook: bool = False
+    """Made by ``create_webhook()``: resumable from the public route too."""
 
 
 Command = ScheduleStep | StartTimer | CreateHook
@@ -263,6 +266,14 @@ class WorkflowTurn:
         return future
 
     def create_hook(self, token: str | None, metadata: Any, *, webhook: bool) -> Hook[Any]:
+        if webhook and token is not None:
+            raise InvalidHookTokenError(
+                "create_webhook() generates its token: its URL is public and the token is "
+                "its only secret. For a known name use create_hook(token=...), resumed by "
+                "resume_hook() or the IAM-protected POST /hooks/{token}"
+            )
+        if token is not None:
+            check_token(token)
         cid, recorded = self._request("hook", "hook")
         if recorded is not None:
             token = recorded.data.token
@@ -279,7 +290,7 @@ class WorkflowTurn:
             if recorded is not None
             else serde.to_json(metadata, what="hook metadata")
         )
-        self._ask(cid, CreateHook(cid, token, tree), recorded)
+        self._ask(cid, CreateHook(cid, token, tree, webhook=webhook), recorded)
         return hook
 
     def now(self) -> datetime:

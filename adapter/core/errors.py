@@ -129,6 +129,12 @@ class HookNotFoundError(NotFoundError):
     """Raised by ``resume_hook`` for an unknown or disposed token."""
 
 
+class InvalidHookTokenError(AdapterError, ValueError):
+    """Raised by ``create_hook(token=...)`` for a token that cannot be stored (empty,
+    over :data:`~adapter.core._hooks.MAX_HOOK_TOKEN_BYTES`, not valid Unicode), and by
+    ``create_webhook(token=...)``: a webhook's token is its secret, so it is generated."""
+
+
 class HookConflictError(AdapterError):
     """Raised in a workflow awaiting a hook whose token another running run holds."""
 

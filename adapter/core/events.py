@@ -80,6 +80,8 @@ class HookCreatedData(_Model):
     metadata: Any = None
     conflict: str | None = None
     """Set when the token was already held by another running run: awaiting fails."""
+    webhook: bool = False
+    """Made by ``create_webhook()``: ``POST /webhooks/{token}`` may resume it."""
 
 
 class RunResumedData(_Model):
@@ -88,6 +90,8 @@ class RunResumedData(_Model):
 
 class HookReceivedData(_Model):
     payload: Any
+    delivery_id: str | None = None
+    """The sender's id of this delivery (an ``Idempotency-Key``): recorded once."""
 
 
 class EmptyData(_Model):

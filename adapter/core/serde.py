@@ -14,15 +14,19 @@ dataclass                 its fields, each serialized, plus its import path
 a dict with a ``$t`` key  escaped, so user data can never pose as a tag
 ========================  ======================================================
 
-Classes are re-imported by their ``module:qualname`` on the way back, and only when
-they are pydantic models or dataclasses: a payload can never name arbitrary code to run.
+Classes are found by their ``module:qualname`` on the way back, only in modules the
+process has already imported (never importing one: a payload naming a module must not
+run its top-level code), and only when they are pydantic models or dataclasses.
+
+Values that JSON or DynamoDB cannot hold faithfully are refused on the way in with a
+:class:`SerializationError`: lone surrogates in text, integers of more than
+:data:`MAX_INT_DIGITS` digits, nesting deeper than :data:`MAX_DEPTH`.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import importlib
 import json
 import sys
 import uuid
@@ -33,6 +37,12 @@ from typing import Any
 from .errors import SerializationError
 
 _TAG = "$t"
+
+MAX_DEPTH = 256
+"""How deeply lists, dicts, models and dataclasses may nest in one value."""
+MAX_INT_DIGITS = 4300
+"""Python's own limit for turning an int into text (``sys.get_int_max_str_digits``)."""
+_TOO_BIG = 10**MAX_INT_DIGITS
 
 try:  # pydantic is a runtime dependency, but keep core importable without it
     from pydantic import BaseModel
@@ -50,7 +60,10 @@ def to_json(value: Any, *, what: str = "value") -> Any:
     Raises:
         SerializationError: naming ``what``, the path inside it and the offending type.
     """
-    return _encode(value, what, "")
+    try:
+        return _encode(value, what, "", 0)
+    except RecursionError:  # a value nested too deeply inside a model's own dump
+        raise SerializationError(f"cannot serialize {what}: nested too deeply") from None
 
 
 def from_json(tree: Any) -> Any:
@@ -86,26 +99,46 @@ def _class_path(cls: type, what: str, path: str, value: Any) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _encode(value: Any, what: str, path: str) -> Any:
-    if value is None or isinstance(value, (bool, str)):
+def _text(value: str, what: str, path: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _fail(
+                what, path, value, "text holds a lone surrogate (not valid Unicode)"
+            ) from None
+    return value
+
+
+def _encode(value: Any, what: str, path: str, depth: int) -> Any:
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return _text(value, what, path)
     if isinstance(value, int) and type(value) is int:
+        if not -_TOO_BIG < value < _TOO_BIG:
+            raise _fail(what, path, value, f"integers have at most {MAX_INT_DIGITS} digits")
         return value
     if isinstance(value, float) and type(value) is float:
         if value != value or value in (float("inf"), float("-inf")):
             raise _fail(what, path, value, "NaN and infinity are not JSON")
         return value
+    if depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        raise _fail(what, path, value, f"values nest at most {MAX_DEPTH} levels deep")
+    depth += 1
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _fail(what, f"{path}[{key!r}]", key, "dict keys must be strings")
-            out[key] = _encode(item, what, f"{path}[{key!r}]")
+            _text(key, what, f"{path}[{key!r}]")
+            out[key] = _encode(item, what, f"{path}[{key!r}]", depth)
         return {_TAG: "dict", "v": out} if _TAG in out else out
     if isinstance(value, list):
-        return [_encode(item, what, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_encode(item, what, f"{path}[{i}]", depth) for i, item in enumerate(value)]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return {_TAG: "tuple", "v": [_encode(x, what, f"{path}[{i}]") for i, x in enumerate(value)]}
+        items = [_encode(x, what, f"{path}[{i}]", depth) for i, x in enumerate(value)]
+        return {_TAG: "tuple", "v": items}
     if isinstance(value, datetime):
         return {_TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
@@ -124,11 +157,12 @@ def _encode(value: Any, what: str, path: str) -> Any:
             dumped = value.model_dump(mode="json")
         except Exception as exc:  # pydantic raises its own error types
             raise _fail(what, path, value, str(exc)) from exc
+        _encode(dumped, what, path, depth)  # plain JSON already: only checked, kept as is
         return {_TAG: "model", "c": cls_path, "v": dumped}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         cls_path = _class_path(type(value), what, path, value)
         fields = {
-            f.name: _encode(getattr(value, f.name), what, f"{path}.{f.name}")
+            f.name: _encode(getattr(value, f.name), what, f"{path}.{f.name}", depth)
             for f in dataclasses.fields(value)
             if f.init
         }
@@ -136,21 +170,23 @@ def _encode(value: Any, what: str, path: str) -> Any:
     raise _fail(what, path, value)
 
 
-def _import_class(path: str) -> type:
+def _find_class(path: str) -> type:
     module_name, _, qualname = path.partition(":")
-    # Import only within packages the process already loaded: a payload may name the
-    # class it holds, never pull in (and run) an unrelated module.
-    if module_name.partition(".")[0] not in sys.modules:
+    # Never import: a payload (or a forged item in storage) may name the class it holds,
+    # never make the process load and run a module. The app module imports what its
+    # workflows and steps use, so their classes are loaded before any payload is read.
+    module = sys.modules.get(module_name)
+    if module is None:
         raise SerializationError(
-            f"cannot deserialize: class {path!r} is not importable here: its package is not "
-            "loaded in this process (import it in your app module)"
+            f"cannot deserialize: class {path!r} is not loaded: module {module_name!r} is "
+            "not imported in this process (import it in your app module)"
         )
+    obj: Any = module
     try:
-        obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise SerializationError(f"cannot deserialize: class {path!r} is not importable") from exc
+    except AttributeError as exc:
+        raise SerializationError(f"cannot deserialize: class {path!r} does not exist") from exc
     if not isinstance(obj, type):
         raise SerializationError(f"cannot deserialize: {path!r} is not a class")
     return obj
@@ -182,12 +218,12 @@ def _decode(tree: Any) -> Any:
     if tag == "decimal":
         return Decimal(raw)
     if tag == "model":
-        cls = _import_class(tree["c"])
+        cls = _find_class(tree["c"])
         if BaseModel is None or not issubclass(cls, BaseModel):
             raise SerializationError(f"cannot deserialize: {tree['c']!r} is not a pydantic model")
         return cls.model_validate(raw)
     if tag == "dataclass":
-        cls = _import_class(tree["c"])
+        cls = _find_class(tree["c"])
         if not dataclasses.is_dataclass(cls):
             raise SerializationError(f"cannot deserialize: {tree['c']!r} is not a dataclass")
         return cls(**{key: _decode(item) for key, item in raw.items()})

@@ -251,8 +251,11 @@ def _hook(
                 )
             ]
         )
-    data = HookCreatedData(token=token, metadata=command.metadata, conflict=conflict)
-    hooks = [] if conflict else [HookWrite(HookRecord(token, run.run_id, cid, run.deployment_id))]
+    data = HookCreatedData(
+        token=token, metadata=command.metadata, conflict=conflict, webhook=command.webhook
+    )
+    record = HookRecord(token, run.run_id, cid, run.deployment_id, webhook=command.webhook)
+    hooks = [] if conflict else [HookWrite(record)]
     if conflict is None:
         claimed[token] = cid
     decision.batch.add(
@@ -319,7 +322,13 @@ def end(
 # --- hooks and sleeps from outside -----------------------------------------------------------
 
 
-def hook_payload(run: RunRecord, correlation_id: str, payload: Any, now: datetime) -> Decision:
+def hook_payload(
+    run: RunRecord,
+    correlation_id: str,
+    payload: Any,
+    now: datetime,
+    delivery_id: str | None = None,
+) -> Decision:
     """Record a payload for a hook of ``run`` and wake the run."""
     decision = Decision()
     event = HookReceived(
@@ -327,7 +336,7 @@ def hook_payload(run: RunRecord, correlation_id: str, payload: Any, now: datetim
         seq=run.last_seq + 1,
         correlation_id=correlation_id,
         created_at=now,
-        data=HookReceivedData(payload=payload),
+        data=HookReceivedData(payload=payload, delivery_id=delivery_id),
     )
     decision.batch.add([event])
     decision.outgoing.append(workflow_message(run))

@@ -8,15 +8,17 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from ..core import serde
+from ..core._hooks import check_token
 from ..core._state import RunState
 from ..core.errors import (
     ConflictError,
     HookNotFoundError,
+    InvalidHookTokenError,
     RunNotFoundError,
     UnreadableHistoryError,
     WorldError,
 )
-from ..core.events import ErrorInfo, Event, RunResumed, RunResumedData
+from ..core.events import ErrorInfo, Event, HookReceived, RunResumed, RunResumedData
 from ..core.messages import parse_message
 from ..world import RunRecord, RunUpdate, StuckMark
 from . import _decide as decide
@@ -110,31 +112,63 @@ def mark_stuck(services: Services, run_id: str, reason: str, kind: str = "delive
     logger.error("run %s is stuck: %s", run_id, reason, extra={"run_id": run_id})
 
 
-def resume_hook(services: Services, token: str, payload: Any) -> str:
+def resume_hook(
+    services: Services,
+    token: str,
+    payload: Any,
+    *,
+    webhook_only: bool = False,
+    delivery_id: str | None = None,
+) -> str:
     """Record ``payload`` for the hook holding ``token``; wake its run.
 
     Payloads are appended one at a time under the run's seq condition, so two
     arriving together are both recorded, in the order they won.
 
+    Args:
+        webhook_only: Only a hook made by ``create_webhook()`` (the public route): any
+            other is "not found", so a chosen, guessable token resumes nothing there.
+        delivery_id: The sender's id of this delivery: a payload already recorded for
+            the hook with this id is not recorded again (the run id is answered as if
+            it were). The log is read and the append made under its seq condition, so
+            two identical deliveries at once record one payload.
+
     Raises:
-        HookNotFoundError: unknown token, or its run ended.
+        HookNotFoundError: unknown token, or its run ended (or, ``webhook_only``, the
+            hook is not a webhook).
     """
+    try:
+        check_token(token)
+    except InvalidHookTokenError:
+        raise HookNotFoundError(f"no active hook has token {token!r}") from None
     hook = services.world.get_hook(token)
-    if hook is None:
+    if hook is None or (webhook_only and not hook.webhook):
         raise HookNotFoundError(f"no active hook has token {token!r}")
     tree = serde.to_json(payload, what="the hook payload")
 
-    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision:
-        if run is None or run.ended:
-            raise HookNotFoundError(f"the run of hook {token!r} has ended; the hook is disposed")
-        return decide.hook_payload(run, hook.correlation_id, tree, services.clock())
-
-    for _ in range(MAX_CONFLICT_RETRIES):
+    for attempt in range(MAX_CONFLICT_RETRIES):
         try:
-            # The run item is enough to append after: no log read.
-            run = services.world.get_run(hook.run_id)
-            decision = decider(run, [], Attempt(fresh=True))
-            assert run is not None
+            if delivery_id is None:
+                # The run item is enough to append after: no log read.
+                run = services.world.get_run(hook.run_id)
+            else:
+                run, events = services.journal.history(hook.run_id, fresh=attempt > 0)
+                if run is not None and _delivered(events, hook.correlation_id, delivery_id):
+                    logger.info(
+                        "run %s: delivery %r of hook %s was recorded already",
+                        run.run_id,
+                        delivery_id,
+                        hook.correlation_id,
+                        extra={"run_id": run.run_id},
+                    )
+                    return run.run_id
+            if run is None or run.ended:
+                raise HookNotFoundError(
+                    f"the run of hook {token!r} has ended; the hook is disposed"
+                )
+            decision = decide.hook_payload(
+                run, hook.correlation_id, tree, services.clock(), delivery_id
+            )
             services.journal.append(run.run_id, run.last_seq, decision.batch)
         except ConflictError:
             continue
@@ -142,6 +176,15 @@ def resume_hook(services: Services, token: str, payload: Any) -> str:
             services.dispatch.send_or_leave_to_sweep(out)
         return run.run_id
     raise ConflictError(f"could not resume hook {token!r}: too much contention")
+
+
+def _delivered(events: list[Event], correlation_id: str, delivery_id: str) -> bool:
+    return any(
+        isinstance(e, HookReceived)
+        and e.correlation_id == correlation_id
+        and e.data.delivery_id == delivery_id
+        for e in events
+    )
 
 
 def wake(services: Services, run_id: str, correlation_id: str | None = None) -> list[str]:

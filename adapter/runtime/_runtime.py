@@ -252,13 +252,26 @@ class Runtime(Services):
         """Complete the run's pending sleeps now; return the ones woken."""
         return _recovery.wake(self, run_id, correlation_id)
 
-    def resume_hook(self, token: str, payload: Any) -> str:
+    def resume_hook(
+        self,
+        token: str,
+        payload: Any,
+        *,
+        webhook_only: bool = False,
+        delivery_id: str | None = None,
+    ) -> str:
         """Record ``payload`` for the hook holding ``token``; wake its run.
 
+        Args:
+            webhook_only: Resume only a ``create_webhook()`` hook (the public route).
+            delivery_id: The sender's id of this delivery: recorded once.
+
         Raises:
-            HookNotFoundError: unknown token, or its run ended.
+            HookNotFoundError: unknown token, or its run ended (or not a webhook).
         """
-        return _recovery.resume_hook(self, token, payload)
+        return _recovery.resume_hook(
+            self, token, payload, webhook_only=webhook_only, delivery_id=delivery_id
+        )
 
     def wake_stalled(
         self,

@@ -114,6 +114,8 @@ class HookRecord:
     run_id: str
     correlation_id: str
     deployment_id: str
+    webhook: bool = False
+    """Made by ``create_webhook()``: the public route may resume it."""
 
 
 @dataclass(frozen=True)

@@ -392,12 +392,15 @@ def through(item: Item) -> int:
 
 
 def hook_item(record: HookRecord) -> Item:
-    return {
+    item = {
         **hook_key(record.token),
         "run_id": s(record.run_id),
         "correlation_id": s(record.correlation_id),
         "deployment_id": s(record.deployment_id),
     }
+    if record.webhook:
+        item["webhook"] = {"BOOL": True}
+    return item
 
 
 def hook_from_item(item: Item) -> HookRecord:
@@ -406,4 +409,5 @@ def hook_from_item(item: Item) -> HookRecord:
         run_id=get(item, "run_id"),
         correlation_id=get(item, "correlation_id"),
         deployment_id=get(item, "deployment_id"),
+        webhook=bool(item.get("webhook", {}).get("BOOL", False)),  # absent on older items
     )

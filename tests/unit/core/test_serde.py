@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -367,10 +369,65 @@ def test_decoding_a_dataclass_tag_naming_a_model_refuses() -> None:
     ["no_such_module_xyz:Thing", f"{__name__}:NoSuchClass", f"{__name__}:Point.nope"],
 )
 def test_decoding_an_unimportable_class_refuses(path: str) -> None:
-    with pytest.raises(SerializationError, match="not importable"):
+    with pytest.raises(SerializationError, match=r"not loaded|does not exist"):
         serde.from_json({"$t": "dataclass", "c": path, "v": {}})
 
 
 def test_decoding_an_unknown_tag_refuses() -> None:
     with pytest.raises(SerializationError, match="unknown tag"):
         serde.from_json({"$t": "pickle", "v": "gASV"})
+
+
+@pytest.mark.parametrize("tag", ["model", "dataclass"])
+def test_decoding_never_imports_a_module(
+    tag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forged payload naming a module that is not loaded must not load it: importing
+    would run its top-level code (here: write a file)."""
+    marker = tmp_path / "ran"
+    package = tmp_path / "victim_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "reset_db.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "from pydantic import BaseModel\nclass X(BaseModel):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import victim_pkg  # noqa: F401  (the package is loaded, its module is not)
+
+    with pytest.raises(SerializationError, match="not loaded"):
+        serde.from_json({"$t": tag, "c": "victim_pkg.reset_db:X", "v": {}})
+    assert "victim_pkg.reset_db" not in sys.modules
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("\ud800", "lone surrogate"),
+        ({"k\udfff": 1}, "lone surrogate"),
+        (10**4301, "4300 digits"),
+        (-(10**4301), "4300 digits"),
+    ],
+    ids=["surrogate", "surrogate-key", "big-int", "big-negative-int"],
+)
+def test_values_json_cannot_hold_are_refused(value: object, why: str) -> None:
+    with pytest.raises(SerializationError, match=why):
+        serde.dumps({"arg": value})
+
+
+def test_nesting_deeper_than_the_limit_is_refused() -> None:
+    deep: object = 1
+    for _ in range(serde.MAX_DEPTH + 1):
+        deep = [deep]
+    with pytest.raises(SerializationError, match="nest"):
+        serde.dumps(deep)
+    ok: object = 1
+    for _ in range(serde.MAX_DEPTH - 1):
+        ok = [ok]
+    assert serde.loads(serde.dumps(ok)) == ok
+
+
+def test_a_big_int_under_the_limit_round_trips() -> None:
+    big = 10**4299
+    assert serde.loads(serde.dumps(big)) == big

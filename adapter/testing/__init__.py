@@ -1,0 +1,7 @@
+"""Testing helpers: ``LocalRuntime`` (the whole stack in-process on moto, with a virtual
+clock) and ``replay`` (check changed workflow code against a recorded event log)."""
+
+from ._clock import VirtualClock
+from ._runtime import LocalRuntime
+
+__all__ = ["LocalRuntime", "VirtualClock"]

@@ -225,6 +225,16 @@ class WorkflowTurn:
         """The workflow this turn runs."""
         return self._workflow
 
+    @property
+    def refused(self) -> BaseException | None:
+        """The misuse that fails this run (a replay mismatch, say), even if code caught it."""
+        return self._failure
+
+    @property
+    def requested(self) -> frozenset[str]:
+        """Correlation ids of every step, wait and hook the code asked for so far."""
+        return frozenset(self._requested)
+
     # --- WorkflowRuntime: what workflow code calls ---------------------------------------
 
     def call_step(
@@ -355,10 +365,13 @@ class WorkflowTurn:
                 raise self.refuse(
                     NonDeterminismError(
                         f"replay mismatch at position {self._counter}: the log recorded "
-                        f"{recorded_kind} {recorded_name!r}, but the workflow now asks for "
-                        f"{kind} {name!r}: was the code changed while runs were in flight?",
+                        f"{recorded_kind} {recorded_name!r} as {recorded.correlation_id} "
+                        f"(seq {recorded.seq}), but the workflow now asks for {kind} "
+                        f"{name!r}: was the code changed while runs were in flight?",
                         expected=f"{recorded_kind} {recorded_name}",
                         actual=f"{kind} {name}",
+                        seq=recorded.seq,
+                        correlation_id=recorded.correlation_id,
                     )
                 )
         return correlation_id(kind, self._counter), recorded
@@ -372,10 +385,13 @@ class WorkflowTurn:
                 kind, name = _describe(event)
                 self.refuse(
                     NonDeterminismError(
-                        f"the log recorded {kind} {name!r} as {cid}, but the workflow code "
-                        "did not request it: was the code changed while runs were in flight?",
+                        f"the log recorded {kind} {name!r} as {cid} (seq {event.seq}), but "
+                        "the workflow code did not request it: was the code changed while "
+                        "runs were in flight?",
                         expected=f"{kind} {name}",
                         actual=None,
+                        seq=event.seq,
+                        correlation_id=cid,
                     )
                 )
             elif event.type == "hook_created" and event.data.conflict:

@@ -156,12 +156,29 @@ class PayloadTooLargeError(AdapterError, ValueError):
 
 
 class NonDeterminismError(AdapterError):
-    """Raised when replayed workflow code asks for something else than its log recorded."""
+    """Raised when replayed workflow code asks for something else than its log recorded.
 
-    def __init__(self, message: str, *, expected: str | None = None, actual: str | None = None):
+    Attributes:
+        expected: What the log recorded at that point, e.g. ``"step orders.charge"``.
+        actual: What the code asked for instead (``None``: nothing).
+        seq: The seq of the recorded event the code no longer matches, when known.
+        correlation_id: That event's correlation id (``step_3``), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: str | None = None,
+        actual: str | None = None,
+        seq: int | None = None,
+        correlation_id: str | None = None,
+    ):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
+        self.seq = seq
+        self.correlation_id = correlation_id
 
 
 # --- storage -----------------------------------------------------------------------------

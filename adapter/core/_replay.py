@@ -25,6 +25,7 @@ from . import serde
 from ._context import WorkflowMetadata, workflow_scope
 from ._hooks import Hook, Webhook
 from ._loop import WorkflowLoop
+from ._mistakes import StepCall, install_io_audit, warn_unawaited
 from ._registry import StepDefinition, WorkflowDefinition
 from ._state import RunState
 from .errors import (
@@ -185,6 +186,7 @@ class WorkflowTurn:
         if not history or not isinstance(history[0], RunCreated):
             raise ValueError("a run's history starts with run_created")
         created = history[0]
+        install_io_audit()  # once per process: warns of I/O in workflow code
         self._workflow = workflow
         self._history = history
         self._created = created
@@ -248,7 +250,7 @@ class WorkflowTurn:
             if recorded is not None
             else encode_input(args, kwargs, what=f"arguments of step {step.name!r}")
         )
-        future: asyncio.Future[Any] = self._loop.create_future()
+        future = StepCall(step.name, loop=self._loop)
         self._futures[cid] = future
         self._ask(cid, ScheduleStep(cid, step.name, tree), recorded)
         return future
@@ -436,6 +438,7 @@ class WorkflowTurn:
         if self._failure is not None:
             return TurnOutcome("failed", error=error_info(self._failure), hooks=hooks)
         if main.done():
+            warn_unawaited(self._workflow.name, self._futures.values())
             if main.cancelled():
                 error = ErrorInfo(type="CancelledError", message="workflow task was cancelled")
                 return TurnOutcome("failed", error=error, hooks=hooks)
@@ -459,8 +462,7 @@ class WorkflowTurn:
         )
 
     def _cancelled_timer(self, cid: str) -> bool:
-        # An asyncio timer cancelled before it was ever recorded (a wait_for whose
-        # awaitable finished in the same turn) needs no durable wait.
+        # A timer cancelled before it was recorded (a wait_for done in the same turn).
         future = self._futures.get(cid)
         return (
             isinstance(self._requested.get(cid), StartTimer)

@@ -120,7 +120,7 @@ class LocalRuntime(QueuePump):
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULTREGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
         }
         cleared = {k: "" for k in os.environ if k.startswith("AWS_ENDPOINT_URL")}
         env_patch = mock.patch.dict(os.environ, {**env, **cleared})

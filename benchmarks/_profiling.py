@@ -25,7 +25,7 @@ from typing import Any
 # threading are charged to the package that called them).
 _CATEGORIES: tuple[tuple[str, str], ...] = (
     ("/benchmarks/", "benchmark harness"),
-    ("/adapter/testing.py", "adapter: LocalRuntime poller"),
+    ("/adapter/testing/", "adapter: LocalRuntime poller"),
     ("/adapter/core/", "adapter: core (replay engine, serde, events)"),
     ("/adapter/runtime/", "adapter: runtime (turns, steps)"),
     ("/adapter/world/", "adapter: world (DynamoDB/SQS items)"),
@@ -77,7 +77,7 @@ def _function(frame_id: str) -> str:
 
 
 def _short(path: str) -> str:
-    """``moto/sqs/models.py``, ``copy.py``, ``adapter/testing.py``: no install prefixes."""
+    """``moto/sqs/models.py``, ``copy.py``, ``adapter/testing/_pump.py``: no install prefixes."""
     path = re.sub(r"^.*/lib/python3\.\d+/(site-packages/)?", "", path)
     root = str(Path(__file__).resolve().parent.parent) + "/"
     return path[len(root) :] if path.startswith(root) else path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -254,16 +254,25 @@ def runs_events(
         ),
     ] = False,
     as_json: JsonOpt = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="JSON of the events as stored: payloads keep their types (datetimes, "
+            "models, dataclasses), for adapter.testing.replay. Implies --json.",
+        ),
+    ] = False,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
     """Print a run's event log, in order, with the traceback of each failure."""
     connect(ctx, endpoint_url, profile)
     record, events = history(run_id)
-    if as_json and not follow:
-        print_json({"events": [event_json(e) for e in events]})
+    view = _stored if raw else event_json
+    if (as_json or raw) and not follow:
+        print_json({"events": [view(e) for e in events]})
         return
-    printer = _EventPrinter(record.created_at, events, as_json)
+    printer = _EventPrinter(record.created_at, events, view if as_json or raw else None)
     printer.print(events)
     if not follow:
         return
@@ -272,14 +281,24 @@ def runs_events(
             printer.print([e for e in events if e.seq > printer.last_seq])
 
 
+def _stored(event: Event) -> dict[str, Any]:
+    """An event as stored, its payloads' serde type tags kept (``--raw``)."""
+    return event.model_dump(mode="json")
+
+
 class _EventPrinter:
     """Events one per line, under one header, in columns sized by the first batch;
-    with ``as_json``, one JSON object per line."""
+    with ``as_json`` (how to show one event as JSON), one JSON object per line."""
 
     HEADERS = ("SEQ", "OFFSET", "TYPE", "CORRELATION")
     MIN_WIDTHS = (3, 6, 14, 11)
 
-    def __init__(self, origin: datetime, first: Sequence[Event], as_json: bool) -> None:
+    def __init__(
+        self,
+        origin: datetime,
+        first: Sequence[Event],
+        as_json: Callable[[Event], dict[str, Any]] | None,
+    ) -> None:
         self.origin = origin
         self.as_json = as_json
         self.last_seq = 0
@@ -303,10 +322,10 @@ class _EventPrinter:
     def print(self, events: Sequence[Event]) -> None:
         for event in events:
             self.last_seq = event.seq
-            body = event_json(event)
-            if self.as_json:
-                print_json_line(body)
+            if self.as_json is not None:
+                print_json_line(self.as_json(event))
                 continue
+            body = event_json(event)
             if not self.header_printed:
                 self.out.print(
                     Text(self._line(self.HEADERS) + "DATA", style="bold"), soft_wrap=True

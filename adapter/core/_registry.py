@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, overload
 
 from ._context import current_workflow
+from ._mistakes import check_workflow_source
 from .errors import StepNotRegisteredError, WorkflowNotRegisteredError
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Registry:
                 raise TypeError(f"@workflow needs an `async def` function, got {func!r}")
             definition = WorkflowDefinition(name=name or _default_name(func), fn=func)
             self._add(self._workflows, definition.name, definition)
+            check_workflow_source(definition.name, func)  # warns: now(), random(), I/O...
 
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:

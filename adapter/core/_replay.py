@@ -25,6 +25,7 @@ from . import serde
 from ._context import WorkflowMetadata, workflow_scope
 from ._hooks import Hook, Webhook, check_token
 from ._loop import WorkflowLoop
+from ._mistakes import StepCall, install_io_audit, warn_unawaited
 from ._registry import StepDefinition, WorkflowDefinition
 from ._state import RunState
 from .errors import (
@@ -188,6 +189,7 @@ class WorkflowTurn:
         if not history or not isinstance(history[0], RunCreated):
             raise ValueError("a run's history starts with run_created")
         created = history[0]
+        install_io_audit()  # once per process: warns of I/O in workflow code
         self._workflow = workflow
         self._history = history
         self._created = created
@@ -228,6 +230,16 @@ class WorkflowTurn:
         """The workflow this turn runs."""
         return self._workflow
 
+    @property
+    def refused(self) -> BaseException | None:
+        """The misuse that fails this run (a replay mismatch, say), even if code caught it."""
+        return self._failure
+
+    @property
+    def requested(self) -> frozenset[str]:
+        """Correlation ids of every step, wait and hook the code asked for so far."""
+        return frozenset(self._requested)
+
     # --- WorkflowRuntime: what workflow code calls ---------------------------------------
 
     def call_step(
@@ -241,7 +253,7 @@ class WorkflowTurn:
             if recorded is not None
             else encode_input(args, kwargs, what=f"arguments of step {step.name!r}")
         )
-        future: asyncio.Future[Any] = self._loop.create_future()
+        future = StepCall(step.name, loop=self._loop)
         self._futures[cid] = future
         self._ask(cid, ScheduleStep(cid, step.name, tree), recorded)
         return future
@@ -366,10 +378,13 @@ class WorkflowTurn:
                 raise self.refuse(
                     NonDeterminismError(
                         f"replay mismatch at position {self._counter}: the log recorded "
-                        f"{recorded_kind} {recorded_name!r}, but the workflow now asks for "
-                        f"{kind} {name!r}: was the code changed while runs were in flight?",
+                        f"{recorded_kind} {recorded_name!r} as {recorded.correlation_id} "
+                        f"(seq {recorded.seq}), but the workflow now asks for {kind} "
+                        f"{name!r}: was the code changed while runs were in flight?",
                         expected=f"{recorded_kind} {recorded_name}",
                         actual=f"{kind} {name}",
+                        seq=recorded.seq,
+                        correlation_id=recorded.correlation_id,
                     )
                 )
         return correlation_id(kind, self._counter), recorded
@@ -383,10 +398,13 @@ class WorkflowTurn:
                 kind, name = _describe(event)
                 self.refuse(
                     NonDeterminismError(
-                        f"the log recorded {kind} {name!r} as {cid}, but the workflow code "
-                        "did not request it: was the code changed while runs were in flight?",
+                        f"the log recorded {kind} {name!r} as {cid} (seq {event.seq}), but "
+                        "the workflow code did not request it: was the code changed while "
+                        "runs were in flight?",
                         expected=f"{kind} {name}",
                         actual=None,
+                        seq=event.seq,
+                        correlation_id=cid,
                     )
                 )
             elif event.type == "hook_created" and event.data.conflict:
@@ -431,6 +449,7 @@ class WorkflowTurn:
         if self._failure is not None:
             return TurnOutcome("failed", error=error_info(self._failure), hooks=hooks)
         if main.done():
+            warn_unawaited(self._workflow.name, self._futures.values())
             if main.cancelled():
                 error = ErrorInfo(type="CancelledError", message="workflow task was cancelled")
                 return TurnOutcome("failed", error=error, hooks=hooks)
@@ -454,8 +473,7 @@ class WorkflowTurn:
         )
 
     def _cancelled_timer(self, cid: str) -> bool:
-        # An asyncio timer cancelled before it was ever recorded (a wait_for whose
-        # awaitable finished in the same turn) needs no durable wait.
+        # A timer cancelled before it was recorded (a wait_for done in the same turn).
         future = self._futures.get(cid)
         return (
             isinstance(self._requested.get(cid), StartTimer)

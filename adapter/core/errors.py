@@ -7,6 +7,7 @@ signal (:class:`_SuspendTurn`) derives from :class:`BaseException` so that a bro
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 
@@ -99,14 +100,46 @@ class NotFoundError(AdapterError, LookupError):
 
 
 class WorkflowNotRegisteredError(NotFoundError):
-    """Raised when a workflow name is not registered in the registry in use."""
+    """Raised when a workflow name is not registered in the registry in use.
+
+    Attributes:
+        name: The name asked for.
+        suggestions: Registered names it probably meant (``process_order`` for
+            ``myapp.orders.process_order``, or a close spelling), best first.
+    """
 
     def __init__(self, name: str, known: list[str] | None = None) -> None:
         names = sorted(known or [])
-        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-        hint = f"; registered: {', '.join(names[:10])}{more}" if names else ""
-        super().__init__(f"workflow {name!r} is not registered{hint}")
         self.name = name
+        self.suggestions = suggest_names(name, names)
+        guess = ""
+        if len(self.suggestions) == 1:
+            guess = f": did you mean {self.suggestions[0]!r}?"
+        elif self.suggestions:
+            guess = f": did you mean one of {', '.join(map(repr, self.suggestions))}?"
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        listed = f"registered: {', '.join(names[:10])}{more}"
+        hint = (f" ({listed})" if guess else f"; {listed}") if names else ""
+        super().__init__(f"workflow {name!r} is not registered{guess}{hint}")
+
+
+def suggest_names(name: str, known: list[str], limit: int = 3) -> list[str]:
+    """Registered names ``name`` probably meant: the full names it is the end of (a bare
+    function name for ``module.function``), else the closest spellings."""
+    if not name:
+        return []
+    ends = [n for n in known if n.endswith(f".{name}")]
+    if ends:
+        return ends[:limit]
+    last = name.rpartition(".")[2]
+    same_function = [n for n in known if n.rpartition(".")[2] == last]
+    if same_function:
+        return same_function[:limit]
+    close = difflib.get_close_matches(name, known, n=limit, cutoff=0.75)
+    if close:
+        return close
+    by_function = {n.rpartition(".")[2]: n for n in known}
+    return [by_function[f] for f in difflib.get_close_matches(last, list(by_function), limit, 0.75)]
 
 
 class StepNotRegisteredError(NotFoundError):
@@ -162,12 +195,29 @@ class PayloadTooLargeError(AdapterError, ValueError):
 
 
 class NonDeterminismError(AdapterError):
-    """Raised when replayed workflow code asks for something else than its log recorded."""
+    """Raised when replayed workflow code asks for something else than its log recorded.
 
-    def __init__(self, message: str, *, expected: str | None = None, actual: str | None = None):
+    Attributes:
+        expected: What the log recorded at that point, e.g. ``"step orders.charge"``.
+        actual: What the code asked for instead (``None``: nothing).
+        seq: The seq of the recorded event the code no longer matches, when known.
+        correlation_id: That event's correlation id (``step_3``), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: str | None = None,
+        actual: str | None = None,
+        seq: int | None = None,
+        correlation_id: str | None = None,
+    ):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
+        self.seq = seq
+        self.correlation_id = correlation_id
 
 
 # --- storage -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from ..core.events import Event, StepFailed, StepRetrying, WaitCreated
+from ..core.events import Event, RunFailed, StepFailed, StepRetrying, WaitCreated
 from ..runtime import Deployments, Runtime
 
 logger = logging.getLogger("adapter.dev")
@@ -129,9 +129,17 @@ class FastSleeps:
 
 
 def print_failed_attempts(runtime: Runtime, out: Callable[[str], None]) -> None:
-    """Print the traceback of every failed step attempt this process records."""
+    """Print the traceback of every failed step attempt and failed run this process
+    records (``adapter dev -v``)."""
 
     def on_event(event: Event) -> None:
+        if isinstance(event, RunFailed):
+            error = event.data.error
+            out(
+                f"run {event.run_id} failed: {error.type}: {error.message}\n"
+                f"{(error.stack or '(no traceback recorded)').rstrip()}"
+            )
+            return
         if isinstance(event, StepFailed):
             error, what = event.data.error, "failed for good"
         elif isinstance(event, StepRetrying) and event.data.error is not None:

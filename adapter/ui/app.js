@@ -159,6 +159,23 @@
     );
   }
 
+  /** The tracebacks a failed run recorded, from its events: the step attempts that failed
+   * for good (the last one first), then the run's own. */
+  function failureStacks(events) {
+    const found = [];
+    for (const ev of events) {
+      const error = ev.data && ev.data.error;
+      if (!error || !error.stack) continue;
+      if (ev.type === "step_failed") {
+        const attempt = error.attempt ? ` (attempt ${error.attempt})` : "";
+        found.unshift({ title: `Traceback of step ${shortName(error.step_name || ev.correlationId)}${attempt}`, stack: error.stack });
+      } else if (ev.type === "run_failed") {
+        found.push({ title: "Traceback of the run", stack: error.stack });
+      }
+    }
+    return found;
+  }
+
   function errorText(error) {
     if (!error) return "";
     return `${error.type || "Error"}: ${error.message || ""}`.trim();
@@ -821,10 +838,11 @@
       lastStatus = run.status;
       document.title = `${shortName(run.workflowName)} ${run.status} · ${runId} · adapter`;
       const now = Date.now();
-      const key = JSON.stringify([run.status, run.completedAt, run.output, run.error, run.parentRunId]);
+      const stacks = run.error ? failureStacks(events) : [];
+      const key = JSON.stringify([run.status, run.completedAt, run.output, run.error, run.parentRunId, stacks]);
       if (key !== headKey) {
         headKey = key;
-        renderHead(run);
+        renderHead(run, stacks);
       }
       keepFocus(facts, () => renderFacts(run, now));
       const stepNames = new Map();
@@ -949,7 +967,7 @@
       }
     }
 
-    function renderHead(run) {
+    function renderHead(run, stacks) {
       clear(kicker).append(workflowName(run.workflowName));
       clear(statusSlot).append(statusBadge(run.status, "status-large"));
       renderActions(run);
@@ -972,6 +990,12 @@
           h("section", { class: "io-block io-error", "aria-labelledby": "error-title" },
             h("h2", { id: "error-title" }, h("span", { "aria-hidden": "true", text: "✖ " }), "Error"),
             h("p", { class: "error-line" }, h("strong", { text: run.error.type }), `: ${run.error.message}`),
+            ...stacks.map(({ title, stack }, i) =>
+              h("details", { class: "stack", open: i === 0 ? "" : null },
+                h("summary", { text: title }),
+                h("pre", { class: "stack-trace", tabindex: "0", text: stack }),
+              ),
+            ),
           ),
         );
       } else {
@@ -1135,7 +1159,9 @@
         shownSeq = ev.seq;
         const at = ms(ev.createdAt);
         const bad = ev.type === "step_failed" || ev.type === "run_failed" || ev.type === "step_retrying";
-        const data = ev.data;
+        // A recorded traceback reads as lines under the JSON, not as one escaped string in it.
+        const stack = ev.data && ev.data.error && ev.data.error.stack;
+        const data = stack ? { ...ev.data, error: { ...ev.data.error, stack: undefined } } : ev.data;
         eventsBody.append(
           h("tr", { dataset: { seq: ev.seq, type: ev.type } },
             h("td", { class: "num" }, String(ev.seq)),
@@ -1155,6 +1181,7 @@
                 : h("details", {},
                     h("summary", {}, h("code", { class: "preview", text: compactJson(data, 96) })),
                     h("pre", { class: "json" }, prettyJson(data)),
+                    stack ? h("pre", { class: "stack-trace", text: stack }) : null,
                   ),
             ),
           ),

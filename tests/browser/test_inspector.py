@@ -148,6 +148,31 @@ def test_a_retried_step_shows_each_attempt(dev: DevServer, scenario: Scenario, p
     expect(retrying).to_have_count(2)
 
 
+def test_a_failed_run_shows_its_tracebacks(dev: DevServer, page: Page) -> None:
+    run_id = dev.start_run("declined_payment", 4200)
+    dev.wait_for_status(run_id, "failed")
+    page.goto(f"{dev.ui}#/runs/{run_id}")
+    panel = page.locator("section.io-error")
+    expect(panel.locator(".error-line")).to_contain_text("card declined for 4200")
+    stacks = panel.locator("details.stack")
+    expect(stacks.locator("summary")).to_have_text(
+        ["Traceback of step charge_declined (attempt 1)", "Traceback of the run"]
+    )
+    # The step's own traceback is open, naming the line that raised.
+    expect(stacks.nth(0).locator("pre.stack-trace")).to_be_visible()
+    expect(stacks.nth(0).locator("pre.stack-trace")).to_contain_text(
+        'raise FatalError(f"card declined for {amount_cents}")'
+    )
+    expect(stacks.nth(1).locator("pre.stack-trace")).to_contain_text(
+        "return await charge_declined(amount_cents)"
+    )
+    # In the events table the stack reads as lines, not as an escaped JSON string.
+    failed = page.locator('table.events-table tr[data-type="step_failed"]')
+    failed.locator("summary").click()
+    expect(failed.locator("pre.stack-trace")).to_contain_text("Traceback (most recent call last):")
+    expect(failed.locator("pre.json")).not_to_contain_text("Traceback")
+
+
 def test_a_child_run_is_linked_and_opens_its_own_view(
     dev: DevServer, scenario: Scenario, page: Page
 ) -> None:

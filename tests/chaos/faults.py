@@ -17,7 +17,7 @@ add a random ``DelaySeconds`` (reordering), shuffle the batches the poller recei
 and make two workers meet at their first append to a log (a forced race).
 
 LocalRuntime's poller emulates Lambda's event-source mapping, not code under test:
-calls made directly from ``adapter/testing.py`` (its ``ReceiveMessage`` /
+calls made directly from ``adapter/testing/`` (its ``ReceiveMessage`` /
 ``DeleteMessage``) and from a thread inside :meth:`FaultInjector.exempt` are never
 failed.
 """
@@ -43,7 +43,7 @@ import adapter.testing
 
 _ORIGINAL: Callable[..., Any] = botocore.client.BaseClient._make_api_call
 _BOTOCORE_DIR = os.path.dirname(botocore.__file__)
-_POLLER_FILE = os.path.abspath(adapter.testing.__file__)
+_POLLER_DIR = os.path.dirname(os.path.abspath(adapter.testing.__file__)) + os.sep
 _THIS_FILE = os.path.abspath(__file__)
 
 THROTTLE_CODES = {
@@ -366,5 +366,5 @@ def _called_by_poller() -> bool:
         if filename.startswith(_BOTOCORE_DIR) or filename == _THIS_FILE:
             frame = frame.f_back  # type: ignore[assignment]
             continue
-        return os.path.abspath(filename) == _POLLER_FILE
+        return os.path.abspath(filename).startswith(_POLLER_DIR)
     return False

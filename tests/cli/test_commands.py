@@ -566,3 +566,14 @@ def test_help_lists_every_command(runner: CliRunner) -> None:
     runs = runner.invoke(app, ["runs", "--help"]).stdout
     for command in ("ls", "show", "events", "cancel"):
         assert command in runs
+
+
+def test_start_with_a_bare_name_suggests_the_full_one(rt: LocalRuntime, runner: CliRunner) -> None:
+    bare = invoke(runner, "start", "onboard_user", "--args", '["a@b.c"]')
+    assert_one_line_error(
+        bare, "'onboard_user' is not registered: did you mean 'samples.onboarding.onboard_user'?"
+    )
+    as_json = invoke(runner, "start", "onboard_user", "--json")
+    assert_json_error(
+        as_json, "workflow_not_found", "did you mean 'samples.onboarding.onboard_user'?"
+    )

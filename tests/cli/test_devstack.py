@@ -379,3 +379,26 @@ def _http_with(
             return answer.status, answer.headers, answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()
+
+
+def test_verbose_prints_the_traceback_of_every_failed_attempt_and_run() -> None:
+    from adapter.dev._runtime import print_failed_attempts
+
+    printed: list[str] = []
+    with LocalRuntime() as rt:
+        print_failed_attempts(rt.runtime, printed.append)
+        retried = start(wf.fetch_with_retries, args=["v"])
+        failed = start(wf.declined_payment, args=[7])
+        rt.drain()
+        assert retried.status == "completed" and failed.status == "failed"
+    retries = [p for p in printed if retried.run_id in p]
+    assert len(retries) == 2  # two attempts failed, the third succeeded
+    for n, text in enumerate(retries, start=1):
+        assert text.startswith(f"step tests.cli.workflows.flaky_fetch attempt {n} of ")
+        assert "failed; retrying at" in text and f"ConnectionError: flaky attempt {n}" in text
+        assert 'raise ConnectionError(f"flaky attempt {attempt}")' in text
+    [step, run] = [p for p in printed if failed.run_id in p]
+    assert "failed for good: FatalError: card declined for 7" in step
+    assert 'raise FatalError(f"card declined for {amount}")' in step
+    assert run.startswith(f"run {failed.run_id} failed: FatalError: card declined for 7\n")
+    assert "Traceback (most recent call last):" in run and "return await charge(amount)" in run

@@ -13,84 +13,50 @@ import io
 import logging
 import os
 import threading
-import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 from unittest import mock
 
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from ._moto import answer_in_process, install, message_body, uninstall
-from .core import Registry, default_registry
-from .core.durations import DurationLike, parse_duration
-from .core.errors import DeploymentNotFoundError, RunTimeoutError
-from .core.events import Event
-from .core.messages import Message
-from .runtime import (
+from .._moto import answer_in_process, install, uninstall
+from ..core import Registry, default_registry
+from ..core.durations import DurationLike, parse_duration
+from ..core.errors import DeploymentNotFoundError, RunTimeoutError
+from ..core.events import Event
+from ..core.messages import Message
+from ..runtime import (
     Deployments,
     Runtime,
     activate,
     deactivate,
-    loop_running,
     reset_env_runtime,
 )
-from .world import ENV_FUNCTION, ENV_STEP_QUEUE, ENV_WORKFLOW_QUEUE, RunRecord
-from .world.aws import (
+from ..world import ENV_FUNCTION, RunRecord
+from ..world.aws import (
     BOTO_CONFIG,
     AwsConfig,
     AwsWorld,
     LambdaFunction,
     create_resources,
 )
+from ._clock import VirtualClock
+from ._pump import REGION, QueuePump
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
-# Whether this thread is running an invocation (see LocalRuntime._invoke).
-_here = threading.local()
-
-
-_ACCOUNT = "123456789012"
-_REGION = "us-east-1"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Below SQS's default 4-day retention, which moto enforces on the virtual clock too.
 _MAX_LOCAL_DELAY = 24 * 3600
 
 
-class VirtualClock:
-    """Wall-clock time plus however far the clock was skipped ahead."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
-        self._offset_s = 0.0  # the same, in seconds: moto asks for the time very often
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
-
-    def advance_to(self, moment: datetime) -> None:
-        with self._lock:
-            gap = moment - self.now()
-            if gap > timedelta(0):
-                self._offset += gap
-                self._offset_s = self._offset.total_seconds()
-
-    def unix(self, dt: datetime | None = None) -> float:
-        """moto's ``unix_time``: seconds since the epoch, virtual unless given ``dt``."""
-        if dt is not None:
-            aware = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-            return (aware - _EPOCH).total_seconds()
-        return time.time() + self._offset_s
-
-
-class LocalRuntime:
+class LocalRuntime(QueuePump):
     """An in-process stack for tests and demos: moto, the real handler, a virtual clock.
 
     Example::
@@ -153,7 +119,7 @@ class LocalRuntime:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": _REGION,
+            "AWS_DEFAULT_REGION": REGION,
         }
         cleared = {k: "" for k in os.environ if k.startswith("AWS_ENDPOINT_URL")}
         env_patch = mock.patch.dict(os.environ, {**env, **cleared})
@@ -177,15 +143,15 @@ class LocalRuntime:
         self._mock = mock_aws()
         self._mock.start()
         self.env = create_resources(self._prefix)
-        self._lambda = boto3.client("lambda", region_name=_REGION)
+        self._lambda = boto3.client("lambda", region_name=REGION)
         self.function_name = self._create_function()
         self.env[ENV_FUNCTION] = self.function_name
         os.environ.update(self.env)
         reset_env_runtime()
         # moto checks no signatures: signing every request would only cost time.
         unsigned = BOTO_CONFIG.merge(Config(signature_version=UNSIGNED))
-        dynamodb = boto3.client("dynamodb", region_name=_REGION, config=unsigned)
-        sqs = boto3.client("sqs", region_name=_REGION, config=unsigned)
+        dynamodb = boto3.client("dynamodb", region_name=REGION, config=unsigned)
+        sqs = boto3.client("sqs", region_name=REGION, config=unsigned)
         for client in (dynamodb, sqs):
             answer_in_process(client)  # the calls of every step: no HTTP layer to go through
         self._world = AwsWorld(
@@ -258,7 +224,7 @@ class LocalRuntime:
 
     def _create_function(self) -> str:
         name = f"{self._prefix}-workflows"
-        role = boto3.client("iam", region_name=_REGION).create_role(
+        role = boto3.client("iam", region_name=REGION).create_role(
             RoleName=f"{self._prefix}-role",
             AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
         )["Role"]["Arn"]
@@ -431,130 +397,6 @@ class LocalRuntime:
         later = [m + self.runtime.stale_after for m in moments]
         due = [m for m in later if m > self.clock.now()]
         return min(due) if due else None
-
-    def _invoke(self, invocation: Callable[[], _T]) -> _T:
-        """Run ``invocation`` as Lambda would run an invocation: on a thread of its own.
-
-        That thread may be the caller's, when the caller is not inside an invocation
-        itself and runs no event loop: handing work to another thread and waiting for
-        it costs more than a cheap step. Otherwise (a step waiting for a child run
-        drives this runtime from inside, with its loop running) it is a pooled thread,
-        never shared by two invocations at once.
-        """
-        if getattr(_here, "invoking", False) or loop_running():
-            return self._invokers.submit(self._as_invocation, invocation).result()
-        return self._as_invocation(invocation)
-
-    @staticmethod
-    def _as_invocation(invocation: Callable[[], _T]) -> _T:
-        _here.invoking = True
-        try:
-            return invocation()
-        finally:
-            _here.invoking = False
-
-    @staticmethod
-    def _sqs() -> Any:
-        from moto.sqs.models import sqs_backends
-
-        return sqs_backends[_ACCOUNT][_REGION]
-
-    def _queues(self) -> list[Any]:
-        backend = self._sqs()
-        return [
-            backend.queues[url.rsplit("/", 1)[1]]
-            for url in (self.env[ENV_WORKFLOW_QUEUE], self.env[ENV_STEP_QUEUE])
-        ]
-
-    def _next_due(self) -> datetime | None:
-        """When the next queued message (delayed or invisible) becomes receivable."""
-        moments = [
-            max(message.visible_at, message.delayed_until)
-            for queue in self._queues()
-            for message in list(queue._messages)
-            if message.id not in self._in_flight
-        ]
-        if not moments:
-            return None
-        # moto treats "visible" strictly after visible_at: step one millisecond past it.
-        return _EPOCH + timedelta(milliseconds=min(moments) + 1)
-
-    def _hold_in_flight(self) -> None:
-        # A message being processed (a step polling a child, say) must not reappear when
-        # a nested drain moves the clock past its visibility timeout: its "invocation"
-        # is still running.
-        for queue in self._queues():
-            for message in list(queue._messages):
-                if message.id in self._in_flight:
-                    message.change_visibility(43_200)
-
-    def _pump(self) -> int:
-        """Receive and process messages until none is visible; return how many."""
-        processed = 0
-        while True:
-            received = 0
-            for queue in self._queues():
-                if not self._receivable(queue):
-                    continue  # spare an empty ReceiveMessage (the ESM's cost, not ours)
-                with self._lock:
-                    self._hold_in_flight()
-                    batch = self._receive(queue)
-                for raw in batch:
-                    received += 1
-                    self._process_one(queue, raw)
-            processed += received
-            if not received:
-                return processed
-
-    def _receive(self, queue: Any) -> list[dict[str, Any]]:
-        """Up to 10 messages, shaped as ``ReceiveMessage`` returns them.
-
-        The event-source mapping polls the queue on AWS, not the function: here it is
-        moto's queue, read in-process (its visibility timeouts, receive counts and
-        redrive apply) without a client call.
-        """
-        received = self._sqs().receive_message(queue.name, 10, 0, queue.visibility_timeout)
-        return [
-            {
-                "MessageId": message.id,
-                "ReceiptHandle": message.receipt_handle,
-                "Body": message_body(message),
-                "MD5OfBody": message.body_md5,
-                "Attributes": {
-                    "ApproximateReceiveCount": str(message.approximate_receive_count),
-                    "SentTimestamp": str(message.sent_timestamp),
-                    "ApproximateFirstReceiveTimestamp": str(
-                        message.approximate_first_receive_timestamp
-                    ),
-                },
-            }
-            for message in received
-        ]
-
-    def _delete(self, queue: Any, receipt_handle: str) -> None:
-        self._sqs().delete_message(queue.name, receipt_handle)
-
-    def _process_one(self, queue: Any, raw: dict[str, Any]) -> None:
-        from .aws import process_sqs_event
-        from .dev import deliver
-
-        self._in_flight.add(raw["MessageId"])
-        try:
-            self._invoke(
-                lambda: deliver(
-                    raw,
-                    queue.queue_arn,
-                    lambda event: process_sqs_event(event, None, self.runtime),
-                    lambda handle: self._delete(queue, handle),
-                )
-            )
-        finally:
-            self._in_flight.discard(raw["MessageId"])
-
-    def _receivable(self, queue: Any) -> bool:
-        return any(
-            m.visible and not m.delayed and m.id not in self._in_flight for m in queue._messages
-        )
 
 
 def _code(version: str) -> bytes:

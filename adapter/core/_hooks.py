@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 T = TypeVar("T")
 
@@ -77,10 +78,28 @@ class Hook(Generic[T]):
 
 
 class Webhook(Hook[T]):
-    """A hook resumed by ``POST {api}/hooks/{token}``; ``url`` is that address."""
+    """A hook resumed by an HTTP ``POST`` to ``url``.
+
+    With a generated token, ``url`` is ``{api}/webhooks/{token}``: the public route,
+    where the unguessable token is the secret. A chosen token is never resumable from
+    there (it may be guessable): ``url`` is then ``{api}/hooks/{token}``, the
+    IAM-authenticated route.
+
+    Attributes:
+        url: Where to ``POST`` JSON to resume the hook (the token percent-encoded).
+        public: Whether ``url`` is the public ``/webhooks/`` route.
+    """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, correlation_id: str, token: str, base_url: str
+        self,
+        loop: asyncio.AbstractEventLoop,
+        correlation_id: str,
+        token: str,
+        base_url: str,
+        *,
+        public: bool = True,
     ) -> None:
         super().__init__(loop, correlation_id, token)
-        self.url = f"{base_url.rstrip('/')}/hooks/{token}"
+        self.public = public
+        route = "webhooks" if public else "hooks"
+        self.url = f"{base_url.rstrip('/')}/{route}/{quote(token, safe='')}"

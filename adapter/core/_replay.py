@@ -68,6 +68,9 @@ class CreateHook:
     correlation_id: str
     token: str
     metadata: Any = None
+    webhook: bool = False
+    """Made by ``create_webhook()`` with a generated token: resumable from the public
+    ``POST /webhooks/{token}`` route (a chosen token never is)."""
 
 
 Command = ScheduleStep | StartTimer | CreateHook
@@ -264,12 +267,14 @@ class WorkflowTurn:
 
     def create_hook(self, token: str | None, metadata: Any, *, webhook: bool) -> Hook[Any]:
         cid, recorded = self._request("hook", "hook")
+        # Public only when the token is generated: a chosen one may be guessable.
+        public = webhook and token is None
         if recorded is not None:
             token = recorded.data.token
         elif token is None:
             token = secrets.token_urlsafe(24)  # 192 bits
         hook: Hook[Any] = (
-            Webhook(self._loop, cid, token, self._webhook_base_url)
+            Webhook(self._loop, cid, token, self._webhook_base_url, public=public)
             if webhook
             else Hook(self._loop, cid, token)
         )
@@ -279,7 +284,7 @@ class WorkflowTurn:
             if recorded is not None
             else serde.to_json(metadata, what="hook metadata")
         )
-        self._ask(cid, CreateHook(cid, token, tree), recorded)
+        self._ask(cid, CreateHook(cid, token, tree, webhook=public), recorded)
         return hook
 
     def now(self) -> datetime:

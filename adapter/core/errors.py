@@ -171,6 +171,11 @@ class WorldError(AdapterError):
     """Raised when storage or queues fail in a way adapter cannot recover from."""
 
 
+class NotRetryableError(WorldError):
+    """Raised by ``retry`` for a run that completed, was cancelled, or failed in its own
+    code (replaying it would fail the same way), or that changed while retrying it."""
+
+
 class ConflictError(WorldError):
     """Raised when a conditional write lost a race: someone else recorded first.
 

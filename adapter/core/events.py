@@ -80,6 +80,9 @@ class HookCreatedData(_Model):
     metadata: Any = None
     conflict: str | None = None
     """Set when the token was already held by another running run: awaiting fails."""
+    webhook: bool = False
+    """Made by ``create_webhook()`` with a generated token: the public
+    ``POST /webhooks/{token}`` route resumes it (logs written before this field: no)."""
 
 
 class RunResumedData(_Model):

@@ -251,8 +251,11 @@ def _hook(
                 )
             ]
         )
-    data = HookCreatedData(token=token, metadata=command.metadata, conflict=conflict)
-    hooks = [] if conflict else [HookWrite(HookRecord(token, run.run_id, cid, run.deployment_id))]
+    data = HookCreatedData(
+        token=token, metadata=command.metadata, conflict=conflict, webhook=command.webhook
+    )
+    record = HookRecord(token, run.run_id, cid, run.deployment_id, webhook=command.webhook)
+    hooks = [] if conflict else [HookWrite(record)]
     if conflict is None:
         claimed[token] = cid
     decision.batch.add(

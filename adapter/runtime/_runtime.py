@@ -252,13 +252,28 @@ class Runtime(Services):
         """Complete the run's pending sleeps now; return the ones woken."""
         return _recovery.wake(self, run_id, correlation_id)
 
-    def resume_hook(self, token: str, payload: Any) -> str:
+    def resume_hook(
+        self,
+        token: str,
+        payload: Any,
+        *,
+        public: bool = False,
+        delivery_key: str | None = None,
+    ) -> str:
         """Record ``payload`` for the hook holding ``token``; wake its run.
 
+        Args:
+            public: Only resume a hook made by ``create_webhook()`` with a generated
+                token (what ``POST /webhooks/{token}`` may resume).
+            delivery_key: Record a delivery with this key (an ``Idempotency-Key``, a
+                request id) once: repeating it returns the same run id, recording
+                nothing more.
+
         Raises:
-            HookNotFoundError: unknown token, or its run ended.
+            HookNotFoundError: unknown token, its run ended, or (``public``) a hook
+                that is not a webhook.
         """
-        return _recovery.resume_hook(self, token, payload)
+        return _recovery.resume_hook(self, token, payload, public=public, delivery_key=delivery_key)
 
     def wake_stalled(
         self,

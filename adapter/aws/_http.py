@@ -77,7 +77,7 @@ def _make_resolver(cls: type[APIGatewayRestResolver] | type[APIGatewayHttpResolv
 
     @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
     def unsupported(exc: RequestUnsupportedContentType) -> Response[str]:
-        return error(415, "unsupported_media_type", "send the body as application/json")
+        return error(415, "unsupported_media_type", _JSON_ONLY)
 
     @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def api_error(exc: ApiError) -> Response[str]:
@@ -152,10 +152,40 @@ def is_api_event(event: Any) -> bool:
     return "httpMethod" in event or event.get("version") == "2.0"
 
 
+def _media_type_refused(event: dict[str, Any]) -> dict[str, Any] | None:
+    """415 for a body declared as anything but JSON (a form, multipart, text): the API
+    takes JSON only, and the resolvers would otherwise try to parse it as declared."""
+    headers = event.get("headers")
+    method = event.get("httpMethod") or (event["requestContext"].get("http") or {}).get("method")
+    if not isinstance(headers, dict) or not (event.get("body") or method in _BODY_METHODS):
+        return None
+    declared = next(
+        (v for k, v in headers.items() if isinstance(k, str) and k.lower() == "content-type"),
+        None,
+    )
+    if not isinstance(declared, str) or not declared.strip():
+        return None  # undeclared: read as JSON
+    if declared.split(";", 1)[0].strip().lower() == "application/json":
+        return None
+    body = {"error": {"code": "unsupported_media_type", "message": _JSON_ONLY}}
+    return {
+        "statusCode": 415,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }
+
+
+_JSON_ONLY = "send the body as JSON (Content-Type: application/json)"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 def process_api_event(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Answer one API Gateway request."""
     resolver = _http if event.get("version") == "2.0" else _rest
     try:
+        refused = _media_type_refused(event)
+        if refused is not None:
+            return refused
         return resolver.resolve(event, context)  # type: ignore[no-any-return]
     except Exception:  # a malformed event the resolver itself cannot read
         logger.exception("malformed API Gateway event")

@@ -303,6 +303,8 @@ class AwsWorld:
             params["ExpressionAttributeValues"][":low"] = items.s(low)
         if high is not None:
             params["ExpressionAttributeValues"][":high"] = items.s(high)
+        if exclude is not None:
+            params["Limit"] = limit + 1  # the excluded run comes first
         if status_filter:
             params["FilterExpression"] = "#status = :status"
             params["ExpressionAttributeNames"]["#status"] = "status"

@@ -28,6 +28,7 @@ from adapter.testing import LocalRuntime
 
 from . import primitives as p
 from . import workflows as wf
+from .test_http_api import v1_event, v2_event
 
 REQUESTS = 3000
 
@@ -201,76 +202,14 @@ def requests(draw: st.DrawFn, known: dict[str, list[str]]) -> dict[str, Any]:
         headers.update(draw(st.dictionaries(hostile_text, hostile_text, max_size=3)))
     body, is_base64 = draw(bodies(known["workflow"]))
     request_id = draw(st.sampled_from(["req-1", "req-2"]) | hostile_text)
-    if draw(st.booleans()):
-        return _v2(method, path, query, headers, body, is_base64, request_id)
-    return _v1(method, path, query, headers, body, is_base64, request_id)
-
-
-def _v1(
-    method: str,
-    path: str,
-    query: dict[str, str],
-    headers: dict[str, str],
-    body: str | None,
-    is_base64: bool,
-    request_id: str,
-) -> dict[str, Any]:
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": request_id,
-            "identity": {"sourceIp": "127.0.0.1"},
-            "accountId": "123456789012",
-            "apiId": "fuzz",
-        },
-        "body": body,
-        "isBase64Encoded": is_base64,
-    }
-
-
-def _v2(
-    method: str,
-    path: str,
-    query: dict[str, str],
-    headers: dict[str, str],
-    body: str | None,
-    is_base64: bool,
-    request_id: str,
-) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "&".join(f"{_quote(k)}={_quote(v)}" for k, v in query.items()),
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "fuzz",
-            "domainName": "fuzz.execute-api.us-east-1.amazonaws.com",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4"},
-            "requestId": request_id,
-            "routeKey": "$default",
-            "stage": "$default",
-            "timeEpoch": 1583348638390,
-        },
-        "isBase64Encoded": is_base64,
-    }
-    if query:
-        event["queryStringParameters"] = query
-    if body is not None:
-        event["body"] = body
+    event = draw(st.sampled_from([v1_event, v2_event]))(method, path, query=query or None)
+    # What the fuzz chose, over what the helpers fill in for a well-behaved request.
+    event["headers"] = headers
+    if "multiValueHeaders" in event:
+        event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    event["body"] = body
+    event["isBase64Encoded"] = is_base64
+    event["requestContext"]["requestId"] = request_id
     return event
 
 

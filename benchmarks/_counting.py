@@ -164,9 +164,10 @@ class CallCounter:
         """LocalRuntime's poller reads moto's queues in-process, as the event-source
         mapping reads SQS (no botocore call): count its receives and deletes as the
         poller's API calls all the same."""
-        from adapter.testing import LocalRuntime
+        # LocalRuntime's queue pump (its base class) defines them.
+        from adapter.testing._pump import QueuePump
 
-        receive, delete = LocalRuntime._receive, LocalRuntime._delete
+        receive, delete = QueuePump._receive, QueuePump._delete
 
         def _receive(rt: Any, queue: Any) -> list[dict[str, Any]]:
             with self._lock:
@@ -178,18 +179,18 @@ class CallCounter:
                 self._now.calls[("poller", "DeleteMessage")] += 1
             delete(rt, queue, receipt_handle)
 
-        self._swap(LocalRuntime, "_receive", _receive)
-        self._swap(LocalRuntime, "_delete", _delete)
+        self._swap(QueuePump, "_receive", _receive)
+        self._swap(QueuePump, "_delete", _delete)
 
         # An invocation may run on the driving thread itself (LocalRuntime._invoke):
         # what it calls is the handler's all the same.
-        as_invocation = LocalRuntime._as_invocation
+        as_invocation = QueuePump._as_invocation
 
         def _as_invocation(invocation: Any) -> Any:
             with role("handler"):
                 return as_invocation(invocation)
 
-        self._swap(LocalRuntime, "_as_invocation", staticmethod(_as_invocation))
+        self._swap(QueuePump, "_as_invocation", staticmethod(_as_invocation))
 
     def _record(self, who: str, operation: str, params: dict[str, Any], response: Any) -> None:
         items = _items_of(operation, response) if operation in READ_OPS else []

@@ -18,15 +18,12 @@ from rich.text import Text
 from ..core.errors import (
     AdapterError,
     ConfigurationError,
-    DeploymentNotFoundError,
-    HookNotFoundError,
     RunNotFoundError,
     RunTimeoutError,
-    SerializationError,
-    WorkflowNotRegisteredError,
     WorkflowRunCancelledError,
     WorkflowRunFailedError,
 )
+from ..runtime import API_ERRORS
 
 EXIT_OK = 0
 """The command did what was asked."""
@@ -74,11 +71,7 @@ class Problem:
 # The HTTP API's codes for the same errors (README, "HTTP API"), then the CLI's own;
 # a CliError carries its code.
 _CODES: tuple[tuple[type[BaseException], str], ...] = (
-    (WorkflowNotRegisteredError, "workflow_not_found"),
-    (RunNotFoundError, "run_not_found"),
-    (HookNotFoundError, "hook_not_found"),
-    (DeploymentNotFoundError, "unknown_deployment"),
-    (SerializationError, "invalid_payload"),
+    *((kind, code) for kind, _, code in API_ERRORS),
     (WorkflowRunFailedError, "run_failed"),
     (WorkflowRunCancelledError, "run_cancelled"),
     (RunTimeoutError, "timeout"),

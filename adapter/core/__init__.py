@@ -9,6 +9,7 @@ from ._api import (
     random,
     sleep,
 )
+from ._commands import Command, CreateHook, ScheduleStep, StartTimer, TurnOutcome
 from ._context import (
     StepContext,
     StepMetadata,
@@ -28,11 +29,6 @@ from ._registry import (
     workflow_name_of,
 )
 from ._replay import (
-    Command,
-    CreateHook,
-    ScheduleStep,
-    StartTimer,
-    TurnOutcome,
     WorkflowTurn,
     decode_input,
     encode_input,

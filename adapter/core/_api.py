@@ -71,7 +71,13 @@ def create_hook(token: str | None = None, metadata: Any = None) -> Hook[Any]:
 
 
 def create_webhook(token: str | None = None, metadata: Any = None) -> Webhook[Any]:
-    """Like :func:`create_hook`, with ``.url``: ``POST`` JSON there to resume it."""
+    """Like :func:`create_hook`, with ``.url``: ``POST`` JSON there to resume it.
+
+    With a generated token (the default) ``.url`` is ``{api}/webhooks/{token}``, the
+    public route: the token (192 random bits) is the secret. A chosen ``token`` is
+    never resumable from the public route; ``.url`` is then the IAM-authenticated
+    ``{api}/hooks/{token}``.
+    """
     hook = _workflow_only("create_webhook").create_hook(token, metadata, webhook=True)
     assert isinstance(hook, Webhook)
     return hook

@@ -47,8 +47,7 @@ class Hook(Generic[T]):
     """A hook created by workflow code.
 
     Attributes:
-        token: What ``resume_hook`` (or ``POST /hooks/{token}``) names: a secret when
-            generated.
+        token: The secret that ``resume_hook`` (or ``POST /hooks/{token}``) names.
         correlation_id: Its id in the run's event log.
     """
 
@@ -107,13 +106,28 @@ class Hook(Generic[T]):
 
 
 class Webhook(Hook[T]):
-    """A hook resumed by ``POST {api}/webhooks/{token}``; ``url`` is that address.
+    """A hook resumed by an HTTP ``POST`` to ``url``.
 
-    That route is public: the generated token (192 random bits) is the secret.
+    With a generated token, ``url`` is ``{api}/webhooks/{token}``: the public route,
+    where the unguessable token is the secret. A chosen token is never resumable from
+    there (it may be guessable): ``url`` is then ``{api}/hooks/{token}``, the
+    IAM-authenticated route.
+
+    Attributes:
+        url: Where to ``POST`` JSON to resume the hook (the token percent-encoded).
+        public: Whether ``url`` is the public ``/webhooks/`` route.
     """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, correlation_id: str, token: str, base_url: str
+        self,
+        loop: asyncio.AbstractEventLoop,
+        correlation_id: str,
+        token: str,
+        base_url: str,
+        *,
+        public: bool = True,
     ) -> None:
         super().__init__(loop, correlation_id, token)
-        self.url = f"{base_url.rstrip('/')}/webhooks/{quote(token, safe='')}"
+        self.public = public
+        route = "webhooks" if public else "hooks"
+        self.url = f"{base_url.rstrip('/')}/{route}/{quote(token, safe='')}"

@@ -17,11 +17,11 @@ import random as _random
 import secrets
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from . import serde
+from ._commands import Command, CreateHook, ScheduleStep, StartTimer, TurnOutcome
 from ._context import WorkflowMetadata, workflow_scope
 from ._hooks import Hook, Webhook, check_token
 from ._loop import WorkflowLoop
@@ -31,7 +31,6 @@ from ._state import RunState
 from .errors import (
     FatalError,
     HookConflictError,
-    InvalidHookTokenError,
     NonDeterminismError,
     SerializationError,
     StepFailedError,
@@ -44,60 +43,6 @@ logger = logging.getLogger(__name__)
 
 _MAX_STACK = 8000
 _MAX_MESSAGE = 16_000
-
-
-@dataclass(frozen=True)
-class ScheduleStep:
-    """Command: record ``step_created`` for this correlation id and dispatch the step."""
-
-    correlation_id: str
-    step_name: str
-    input: Any
-
-
-@dataclass(frozen=True)
-class StartTimer:
-    """Command: record ``wait_created`` and wake the run at ``resume_at``."""
-
-    correlation_id: str
-    resume_at: datetime
-
-
-@dataclass(frozen=True)
-class CreateHook:
-    """Command: record ``hook_created`` and claim ``token`` for this run."""
-
-    correlation_id: str
-    token: str
-    metadata: Any = None
-    webhook: bool = False
-    """Made by ``create_webhook()``: resumable from the public route too."""
-
-
-Command = ScheduleStep | StartTimer | CreateHook
-
-
-@dataclass
-class TurnOutcome:
-    """What a turn decided.
-
-    Attributes:
-        status: ``"suspended"`` (waiting on steps), ``"completed"`` or ``"failed"``.
-        commands: New things to record, in request order (only when suspended).
-        output: The workflow's return value as a serde tree (when completed).
-        error: Why the run failed (when failed).
-        in_flight: Steps recorded as created but not yet finished.
-        timers: Waits recorded but not completed: ``(correlation_id, resume_at)``.
-        hooks: Hooks recorded and not disposed: ``(correlation_id, token)``.
-    """
-
-    status: Literal["suspended", "completed", "failed"]
-    commands: list[Command] = field(default_factory=list)
-    output: Any = None
-    error: ErrorInfo | None = None
-    in_flight: list[str] = field(default_factory=list)
-    timers: list[tuple[str, datetime]] = field(default_factory=list)
-    hooks: list[tuple[str, str]] = field(default_factory=list)
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
@@ -278,21 +223,17 @@ class WorkflowTurn:
         return future
 
     def create_hook(self, token: str | None, metadata: Any, *, webhook: bool) -> Hook[Any]:
-        if webhook and token is not None:
-            raise InvalidHookTokenError(
-                "create_webhook() generates its token: its URL is public and the token is "
-                "its only secret. For a known name use create_hook(token=...), resumed by "
-                "resume_hook() or the IAM-protected POST /hooks/{token}"
-            )
         if token is not None:
             check_token(token)
         cid, recorded = self._request("hook", "hook")
+        # Public only when the token is generated: a chosen one may be guessable.
+        public = webhook and token is None
         if recorded is not None:
             token = recorded.data.token
         elif token is None:
             token = secrets.token_urlsafe(24)  # 192 bits
         hook: Hook[Any] = (
-            Webhook(self._loop, cid, token, self._webhook_base_url)
+            Webhook(self._loop, cid, token, self._webhook_base_url, public=public)
             if webhook
             else Hook(self._loop, cid, token)
         )
@@ -302,7 +243,7 @@ class WorkflowTurn:
             if recorded is not None
             else serde.to_json(metadata, what="hook metadata")
         )
-        self._ask(cid, CreateHook(cid, token, tree, webhook=webhook), recorded)
+        self._ask(cid, CreateHook(cid, token, tree, webhook=public), recorded)
         return hook
 
     def now(self) -> datetime:

@@ -246,7 +246,7 @@ class RunState:
                 at,
                 event.seq,
                 conflict=hook_data.conflict,
-                webhook=bool(getattr(hook_data, "webhook", False)),
+                webhook=hook_data.webhook,
             )
         elif isinstance(event, WaitCompleted):
             wait = self.waits.get(cid)

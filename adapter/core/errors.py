@@ -164,8 +164,17 @@ class HookNotFoundError(NotFoundError):
 
 class InvalidHookTokenError(AdapterError, ValueError):
     """Raised by ``create_hook(token=...)`` for a token that cannot be stored (empty,
-    over :data:`~adapter.core._hooks.MAX_HOOK_TOKEN_BYTES`, not valid Unicode), and by
-    ``create_webhook(token=...)``: a webhook's token is its secret, so it is generated."""
+    over :data:`~adapter.core._hooks.MAX_HOOK_TOKEN_BYTES`, not valid Unicode)."""
+
+
+class WorkflowArgumentsError(AdapterError, TypeError):
+    """Raised by ``start`` for arguments that do not fit the workflow's signature
+    (checked where the workflow's code is loaded), before anything is written."""
+
+
+class IdempotencyConflictError(AdapterError):
+    """Raised by ``start`` when its idempotency key already names a run of another
+    workflow, or (a key the caller chose) one started with other arguments."""
 
 
 class HookConflictError(AdapterError):
@@ -225,6 +234,11 @@ class NonDeterminismError(AdapterError):
 
 class WorldError(AdapterError):
     """Raised when storage or queues fail in a way adapter cannot recover from."""
+
+
+class NotRetryableError(WorldError):
+    """Raised by ``retry`` for a run that completed, was cancelled, or failed in its own
+    code (replaying it would fail the same way), or that changed while retrying it."""
 
 
 class ConflictError(WorldError):

@@ -81,7 +81,8 @@ class HookCreatedData(_Model):
     conflict: str | None = None
     """Set when the token was already held by another running run: awaiting fails."""
     webhook: bool = False
-    """Made by ``create_webhook()``: ``POST /webhooks/{token}`` may resume it."""
+    """Made by ``create_webhook()`` with a generated token: the public
+    ``POST /webhooks/{token}`` route resumes it (logs written before this field: no)."""
 
 
 class RunResumedData(_Model):
@@ -90,8 +91,6 @@ class RunResumedData(_Model):
 
 class HookReceivedData(_Model):
     payload: Any
-    delivery_id: str | None = None
-    """The sender's id of this delivery (an ``Idempotency-Key``): recorded once."""
 
 
 class EmptyData(_Model):

@@ -80,6 +80,40 @@ def ui_response(method: str, target: str) -> tuple[int, dict[str, str], bytes] |
     return 200, headers, file.read_bytes()
 
 
+DOCS_PATH = "/docs"
+
+
+def docs_response(method: str, target: str) -> tuple[int, dict[str, str], bytes] | None:
+    """Swagger UI for the HTTP API's OpenAPI document at ``/docs``, or ``None`` for any
+    other path. Its script and styles are powertools' bundled copies, inlined: nothing is
+    fetched from elsewhere. Dev only: the stacks serve ``GET /openapi.json`` alone."""
+    if unquote(urlsplit(target).path) != DOCS_PATH:
+        return None
+    plain = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    if method not in ("GET", "HEAD"):
+        return 405, {**plain, "Allow": "GET, HEAD"}, b"method not allowed\n"
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    from ..aws import openapi_document
+
+    assets = Path(swagger_ui.__file__).parent
+    spec = json.dumps({**openapi_document(), "servers": [{"url": "/"}]}).replace("</", "<\\/")
+    page = swagger_ui.generate_swagger_html(
+        spec,
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    return 200, headers, page.encode("utf-8")
+
+
 def default_api_handler(event: dict[str, Any]) -> dict[str, Any]:
     """What the Lambda function does with an API Gateway event."""
     from ..aws import handler
@@ -165,6 +199,14 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         began = time.perf_counter()
+        # The pages first: a write to one is a 405, whatever its body (left unread).
+        page = ui_response(self.command, self.path) or docs_response(self.command, self.path)
+        if page is not None:
+            if self.command not in ("GET", "HEAD"):
+                self.close_connection = True  # its body, if any, was not read
+            self._send(*page)
+            self._report(page[0], began)
+            return
         try:
             body = self._read_body()
         except BadRequestError as exc:
@@ -172,11 +214,6 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             headers = {"Content-Type": "application/json", "Connection": "close"}
             self._send(exc.status, headers, error_body(exc.code, str(exc)))
             self._report(exc.status, began)
-            return
-        page = ui_response(self.command, self.path)
-        if page is not None:
-            self._send(*page)
-            self._report(page[0], began)
             return
         event = api_gateway_event(
             self.command,

@@ -24,7 +24,15 @@ from ._services import (
 )
 from ._step import backoff_delay, loop_running, run_step_attempt
 from ._turn import run_workflow_turn
-from ._views import child_runs, event_json, parent_of, run_json, timeline_json
+from ._views import (
+    API_ERRORS,
+    api_error,
+    child_runs,
+    event_json,
+    parent_of,
+    run_json,
+    timeline_json,
+)
 
 __all__ = [
     "STALE_AFTER",
@@ -60,5 +68,7 @@ __all__ = [
     "run_workflow_turn",
     "start",
     "timeline_json",
+    "API_ERRORS",
+    "api_error",
     "utc_now",
 ]

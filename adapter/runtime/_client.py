@@ -8,6 +8,7 @@ against the runtime in charge: the one running the current step, else an active
 from __future__ import annotations
 
 import base64
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -16,7 +17,9 @@ from typing import Any
 from ..core import current_step, encode_input, serde, workflow_name_of
 from ..core._ids import new_run_id
 from ..core.errors import (
+    IdempotencyConflictError,
     UnreadableHistoryError,
+    WorkflowArgumentsError,
     WorkflowRunCancelledError,
     WorkflowRunFailedError,
 )
@@ -167,6 +170,10 @@ def start(
         WorkflowContextError: when called directly in workflow code (use a step).
         WorkflowNotRegisteredError: for an unknown workflow.
         SerializationError: for arguments that are not serializable.
+        WorkflowArgumentsError: (a ``TypeError``) for arguments that do not fit the
+            workflow's signature, when its code is loaded here.
+        IdempotencyConflictError: the key already names a run of another workflow, or
+            (a key you chose) one started with other arguments.
 
     Example::
 
@@ -187,7 +194,9 @@ def start(
         version = rt.deployments.resolve(deployment_id)
     registry = rt.deployments.registry_for(version)
     if registry is not None:
-        registry.get_workflow(name)  # fail fast on unknown names where the code is here
+        # Fail fast where the code is here: an unknown name, arguments that do not fit.
+        _check_arguments(registry.get_workflow(name).fn, name, args, kwargs or {})
+    chosen_key = idempotency_key is not None
     if idempotency_key is None and context is not None:
         idempotency_key = context.next_spawn_key()
     run_input = encode_input(args, kwargs, what=f"the arguments of workflow {name!r}")
@@ -214,6 +223,8 @@ def start(
         data=RunCreatedData(workflow_name=name, input=run_input, deployment_id=version),
     )
     record, created = rt.world.create_run(record, event, idempotency_key)
+    if not created:
+        _check_same_run(record, name, run_input, idempotency_key, compare_input=chosen_key)
     if created:
         rt.remember_created(record, event)
         rt.notify([event])
@@ -229,6 +240,46 @@ def start(
         extra={"run_id": record.run_id, "workflow": name},
     )
     return Run(record.run_id, rt, record)
+
+
+def _check_arguments(
+    fn: Callable[..., Any], name: str, args: Sequence[Any], kwargs: dict[str, Any]
+) -> None:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to check against (a builtin, say)
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        # Parameters without annotations: those may be strings (PEP 563), noise here.
+        shown = signature.replace(
+            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+            return_annotation=signature.empty,
+        )
+        raise WorkflowArgumentsError(
+            f"the arguments do not fit workflow {name!r}{shown}: {exc}"
+        ) from None
+
+
+def _check_same_run(
+    found: RunRecord, name: str, run_input: Any, key: str | None, *, compare_input: bool
+) -> None:
+    """The run an idempotency key found must be the one asked for again.
+
+    A key derived inside a step is compared by workflow only: a retried step may build
+    its arguments anew (a timestamp, say) and must still find its child.
+    """
+    if found.workflow_name != name:
+        raise IdempotencyConflictError(
+            f"idempotency key {key!r} already names run {found.run_id} of workflow "
+            f"{found.workflow_name!r}, not {name!r}: use another key"
+        )
+    if compare_input and found.input != run_input:
+        raise IdempotencyConflictError(
+            f"idempotency key {key!r} already names run {found.run_id} of {name!r} with "
+            "other arguments: use another key (or the same arguments to get that run)"
+        )
 
 
 def get_run(run_id: str) -> Run:
@@ -281,10 +332,9 @@ def page_runs(
         ValueError: for a limit below 1, a cursor no call returned, or naive moments.
 
     The cursor is opaque: the creation key (creation time and run id) of the page's last
-    run, so a page never repeats or skips a run however many runs start meanwhile. The
-    world lists only the newest runs, so until it can start a listing at a key, each page
-    reads again the runs newer than its cursor (more runs each time, until ``limit``
-    older ones are found): paging through ``n`` runs reads ``O(n²/limit)`` items.
+    run, so a page never repeats or skips a run however many runs start meanwhile. Each
+    page is one range query per index partition, starting at that key: paging through
+    ``n`` runs reads ``O(n)`` items.
     """
     refuse_in_workflow("page_runs")
     if limit < 1:
@@ -292,48 +342,38 @@ def page_runs(
     for moment in (since, until):
         if moment is not None and moment.tzinfo is None:
             raise ValueError(f"since and until must be aware datetimes, not {moment!r}")
-    after = _decode_cursor(cursor) if cursor is not None else None
+    before = _decode_cursor(cursor) if cursor is not None else None
     rt = current_runtime()
-
-    def wanted(record: RunRecord) -> bool:
-        key = (record.created_at, record.run_id)
-        return (
-            (after is None or key < after)
-            and (since is None or record.created_at >= since)
-            and (until is None or record.created_at < until)
-        )
-
-    window = limit + 1
-    while True:
-        records = rt.world.list_runs(workflow_name=workflow_name, status=status, limit=window)
-        page = [record for record in records if wanted(record)]
-        exhausted = len(records) < window or (
-            since is not None and bool(records) and records[-1].created_at < since
-        )
-        if len(page) > limit or exhausted:
-            break
-        window *= 4
-    if len(page) <= limit:
-        return page, None
-    page = page[:limit]
+    records = rt.world.list_runs(
+        workflow_name=workflow_name,
+        status=status,
+        limit=limit + 1,  # one more than the page: is there a next one?
+        before=before,
+        since=since,
+        until=until,
+    )
+    if len(records) <= limit:
+        return records, None
+    page = records[:limit]
     return page, _encode_cursor(page[-1])
 
 
 def _encode_cursor(record: RunRecord) -> str:
-    key = f"{record.created_at.isoformat()}|{record.run_id}"
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(record.created_key.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def _decode_cursor(cursor: str) -> str:
+    """The creation key a cursor holds (checked: it goes into a key condition)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        moment, run_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+        key = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        moment, run_id = key.split("#")
         created_at = datetime.fromisoformat(moment)
-    except ValueError:  # bad base64, bad UTF-8, no separator, bad time: all ValueErrors
+    except ValueError:  # bad base64, ASCII or UTF-8, no separator, bad time: ValueErrors
         raise ValueError(f"not a cursor from a run listing: {cursor!r}") from None
     if created_at.tzinfo is None or not run_id:
         raise ValueError(f"not a cursor from a run listing: {cursor!r}")
-    return created_at, run_id
+    return key
 
 
 def resume_hook(token: str, payload: Any = None) -> str:

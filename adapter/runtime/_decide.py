@@ -322,13 +322,7 @@ def end(
 # --- hooks and sleeps from outside -----------------------------------------------------------
 
 
-def hook_payload(
-    run: RunRecord,
-    correlation_id: str,
-    payload: Any,
-    now: datetime,
-    delivery_id: str | None = None,
-) -> Decision:
+def hook_payload(run: RunRecord, correlation_id: str, payload: Any, now: datetime) -> Decision:
     """Record a payload for a hook of ``run`` and wake the run."""
     decision = Decision()
     event = HookReceived(
@@ -336,7 +330,7 @@ def hook_payload(
         seq=run.last_seq + 1,
         correlation_id=correlation_id,
         created_at=now,
-        data=HookReceivedData(payload=payload, delivery_id=delivery_id),
+        data=HookReceivedData(payload=payload),
     )
     decision.batch.add([event])
     decision.outgoing.append(workflow_message(run))

@@ -3,6 +3,7 @@ sleep, mark it stuck, bring a stuck or failed run back, and redrive dead letters
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any, Literal
@@ -14,11 +15,11 @@ from ..core.errors import (
     ConflictError,
     HookNotFoundError,
     InvalidHookTokenError,
+    NotRetryableError,
     RunNotFoundError,
     UnreadableHistoryError,
-    WorldError,
 )
-from ..core.events import ErrorInfo, Event, HookReceived, RunResumed, RunResumedData
+from ..core.events import ErrorInfo, Event, RunResumed, RunResumedData
 from ..core.messages import parse_message
 from ..world import RunRecord, RunUpdate, StuckMark
 from . import _decide as decide
@@ -112,79 +113,76 @@ def mark_stuck(services: Services, run_id: str, reason: str, kind: str = "delive
     logger.error("run %s is stuck: %s", run_id, reason, extra={"run_id": run_id})
 
 
+def delivery_id(token: str, key: str) -> str:
+    """The id under which one delivery (``key``) to the hook ``token`` is recorded."""
+    return hashlib.sha256(f"{token}\0{key}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def resume_hook(
     services: Services,
     token: str,
     payload: Any,
     *,
-    webhook_only: bool = False,
-    delivery_id: str | None = None,
+    public: bool = False,
+    delivery_key: str | None = None,
 ) -> str:
     """Record ``payload`` for the hook holding ``token``; wake its run.
 
     Payloads are appended one at a time under the run's seq condition, so two
-    arriving together are both recorded, in the order they won.
+    arriving together are both recorded, in the order they won. With
+    ``delivery_key``, a delivery with the same key to the same token is recorded once
+    (a conditional put in the same transaction as ``hook_received``): repeating it
+    answers the run it was recorded for, even once the hook is gone.
 
     Args:
-        webhook_only: Only a hook made by ``create_webhook()`` (the public route): any
-            other is "not found", so a chosen, guessable token resumes nothing there.
-        delivery_id: The sender's id of this delivery: a payload already recorded for
-            the hook with this id is not recorded again (the run id is answered as if
-            it were). The log is read and the append made under its seq condition, so
-            two identical deliveries at once record one payload.
+        public: Only a hook made by ``create_webhook()`` with a generated token may be
+            resumed (the public ``POST /webhooks/{token}`` route).
+        delivery_key: The request's idempotency key or request id.
 
     Raises:
-        HookNotFoundError: unknown token, or its run ended (or, ``webhook_only``, the
-            hook is not a webhook).
+        HookNotFoundError: unknown token, its run ended, or (``public``) not a webhook.
     """
     try:
         check_token(token)
     except InvalidHookTokenError:
+        # No hook can hold it, so none is found (and storage is never asked).
         raise HookNotFoundError(f"no active hook has token {token!r}") from None
+    delivery = delivery_id(token, delivery_key) if delivery_key is not None else None
+    if delivery is not None:
+        recorded = services.world.get_delivery(delivery)
+        if recorded is not None:
+            return recorded
     hook = services.world.get_hook(token)
-    if hook is None or (webhook_only and not hook.webhook):
+    if public and (hook is None or not hook.webhook):
+        # The same answer for both: the public route does not tell which tokens exist.
+        raise HookNotFoundError(f"no active webhook has token {token!r}")
+    if hook is None:
         raise HookNotFoundError(f"no active hook has token {token!r}")
     tree = serde.to_json(payload, what="the hook payload")
 
-    for attempt in range(MAX_CONFLICT_RETRIES):
+    def decider(run: RunRecord | None, events: list[Event], _: Attempt) -> decide.Decision:
+        if run is None or run.ended:
+            raise HookNotFoundError(f"the run of hook {token!r} has ended; the hook is disposed")
+        return decide.hook_payload(run, hook.correlation_id, tree, services.clock())
+
+    for _ in range(MAX_CONFLICT_RETRIES):
         try:
-            if delivery_id is None:
-                # The run item is enough to append after: no log read.
-                run = services.world.get_run(hook.run_id)
-            else:
-                run, events = services.journal.history(hook.run_id, fresh=attempt > 0)
-                if run is not None and _delivered(events, hook.correlation_id, delivery_id):
-                    logger.info(
-                        "run %s: delivery %r of hook %s was recorded already",
-                        run.run_id,
-                        delivery_id,
-                        hook.correlation_id,
-                        extra={"run_id": run.run_id},
-                    )
-                    return run.run_id
-            if run is None or run.ended:
-                raise HookNotFoundError(
-                    f"the run of hook {token!r} has ended; the hook is disposed"
-                )
-            decision = decide.hook_payload(
-                run, hook.correlation_id, tree, services.clock(), delivery_id
-            )
+            # The run item is enough to append after: no log read.
+            run = services.world.get_run(hook.run_id)
+            decision = decider(run, [], Attempt(fresh=True))
+            assert run is not None
+            decision.batch.delivery = delivery
             services.journal.append(run.run_id, run.last_seq, decision.batch)
-        except ConflictError:
+        except ConflictError as exc:
+            if exc.reason == "delivery" and delivery is not None:
+                recorded = services.world.get_delivery(delivery)
+                if recorded is not None:
+                    return recorded  # the same delivery won meanwhile
             continue
         for out in decision.outgoing:
             services.dispatch.send_or_leave_to_sweep(out)
         return run.run_id
     raise ConflictError(f"could not resume hook {token!r}: too much contention")
-
-
-def _delivered(events: list[Event], correlation_id: str, delivery_id: str) -> bool:
-    return any(
-        isinstance(e, HookReceived)
-        and e.correlation_id == correlation_id
-        and e.data.delivery_id == delivery_id
-        for e in events
-    )
 
 
 def wake(services: Services, run_id: str, correlation_id: str | None = None) -> list[str]:
@@ -224,8 +222,8 @@ def retry(services: Services, run_id: str) -> str:
 
     Raises:
         RunNotFoundError: no such run.
-        WorldError: the run completed, was cancelled, or failed in its own code
-            (replaying would only fail the same way).
+        NotRetryableError: the run completed, was cancelled, or failed in its own
+            code (replaying would only fail the same way).
     """
     run, events = services.journal.history(run_id)
     if run is None:
@@ -246,7 +244,7 @@ def retry(services: Services, run_id: str) -> str:
             f"{error.message if error else ''}); replaying would fail the same way: start "
             "a new run"
         )
-        raise WorldError(f"run {run_id} cannot be retried: {why}")
+        raise NotRetryableError(f"run {run_id} cannot be retried: {why}")
 
     def decider(fresh: RunRecord | None, log: list[Event], _: Attempt) -> decide.Decision | None:
         if fresh is None or fresh.status != "failed":
@@ -263,7 +261,7 @@ def retry(services: Services, run_id: str) -> str:
 
     decision = commit(services, run_id, decider, fresh=True)
     if decision is None or not decision.records:
-        raise WorldError(f"run {run_id} changed while retrying it; look again")
+        raise NotRetryableError(f"run {run_id} changed while retrying it; look again")
     logger.info("run %s reopened", run_id, extra={"run_id": run_id})
     reopened, log = services.journal.history(run_id)
     if reopened is not None:

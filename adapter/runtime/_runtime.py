@@ -257,21 +257,23 @@ class Runtime(Services):
         token: str,
         payload: Any,
         *,
-        webhook_only: bool = False,
-        delivery_id: str | None = None,
+        public: bool = False,
+        delivery_key: str | None = None,
     ) -> str:
         """Record ``payload`` for the hook holding ``token``; wake its run.
 
         Args:
-            webhook_only: Resume only a ``create_webhook()`` hook (the public route).
-            delivery_id: The sender's id of this delivery: recorded once.
+            public: Only resume a hook made by ``create_webhook()`` with a generated
+                token (what ``POST /webhooks/{token}`` may resume).
+            delivery_key: Record a delivery with this key (an ``Idempotency-Key``, a
+                request id) once: repeating it returns the same run id, recording
+                nothing more.
 
         Raises:
-            HookNotFoundError: unknown token, or its run ended (or not a webhook).
+            HookNotFoundError: unknown token, its run ended, or (``public``) a hook
+                that is not a webhook.
         """
-        return _recovery.resume_hook(
-            self, token, payload, webhook_only=webhook_only, delivery_id=delivery_id
-        )
+        return _recovery.resume_hook(self, token, payload, public=public, delivery_key=delivery_key)
 
     def wake_stalled(
         self,

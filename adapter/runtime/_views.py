@@ -7,8 +7,44 @@ from typing import Any
 
 from ..core import serde
 from ..core._state import RunState
+from ..core.errors import (
+    DeploymentNotFoundError,
+    HookConflictError,
+    HookNotFoundError,
+    IdempotencyConflictError,
+    InvalidHookTokenError,
+    NotRetryableError,
+    PayloadTooLargeError,
+    RunNotFoundError,
+    SerializationError,
+    WorkflowArgumentsError,
+    WorkflowNotRegisteredError,
+)
 from ..core.events import ErrorInfo, Event
 from ..world import RunRecord
+
+API_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (WorkflowNotRegisteredError, 404, "workflow_not_found"),
+    (WorkflowArgumentsError, 400, "invalid_arguments"),
+    (RunNotFoundError, 404, "run_not_found"),
+    (HookNotFoundError, 404, "hook_not_found"),
+    (DeploymentNotFoundError, 400, "unknown_deployment"),
+    (PayloadTooLargeError, 413, "payload_too_large"),
+    (SerializationError, 400, "invalid_payload"),
+    (InvalidHookTokenError, 400, "invalid_hook_token"),
+    (IdempotencyConflictError, 409, "idempotency_conflict"),
+    (NotRetryableError, 409, "not_retryable"),
+    (HookConflictError, 409, "hook_conflict"),
+)
+"""How the HTTP API (status, code) and the CLI (code) name the errors users cause."""
+
+
+def api_error(exc: BaseException) -> tuple[int, str] | None:
+    """The HTTP status and error code of ``exc``, if it is one users cause."""
+    for kind, status, code in API_ERRORS:
+        if isinstance(exc, kind):
+            return status, code
+    return None
 
 
 def run_json(record: RunRecord) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..core import Registry, WorkflowDefinition, WorkflowTurn, default_registry, serde
-from ..core._replay import Command, CreateHook, ScheduleStep, StartTimer
+from ..core._commands import Command, CreateHook, ScheduleStep, StartTimer
 from ..core._state import RunState
 from ..core.errors import NonDeterminismError
 from ..core.events import ErrorInfo, Event, EventBase, parse_event

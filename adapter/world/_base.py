@@ -67,6 +67,12 @@ class RunRecord:
     def ended(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    @property
+    def created_key(self) -> str:
+        """Its sort key in the run listings: creation time, then run id (newest first
+        is descending order of this string; ``list_runs(before=...)`` takes one)."""
+        return f"{self.created_at.isoformat()}#{self.run_id}"
+
 
 @dataclass(frozen=True)
 class StuckMark:
@@ -115,7 +121,8 @@ class HookRecord:
     correlation_id: str
     deployment_id: str
     webhook: bool = False
-    """Made by ``create_webhook()``: the public route may resume it."""
+    """Made by ``create_webhook()`` with a generated token: the public route resumes
+    it. Items written before this field have none: not a webhook."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,11 @@ class AppendBatch:
     write of the run item clears it."""
     clear_stuck: bool = False
     """Remove the run's stuck mark: this append is progress."""
+    delivery: str | None = None
+    """A delivery id (one request to a hook, however often it arrives) written with the
+    events, only if no append wrote it before: a repeated delivery is recorded once.
+    Losing on it raises ``ConflictError(reason="delivery")``; :meth:`World.get_delivery`
+    then names the run it was recorded for."""
     touch_run: bool = True
     """Write the run item (``last_seq``, ``last_event``, ``updated_at``) with the events.
 
@@ -200,9 +212,24 @@ class World(Protocol):
         ...
 
     def list_runs(
-        self, *, workflow_name: str | None, status: str | None, limit: int
+        self,
+        *,
+        workflow_name: str | None,
+        status: str | None,
+        limit: int,
+        before: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
-        """Runs newest first, optionally filtered (``status=STUCK``: the stuck ones)."""
+        """Runs newest first, optionally filtered (``status=STUCK``: the stuck ones).
+
+        Args:
+            before: Only runs whose :attr:`RunRecord.created_key` is below this one (the next
+                page after the run with that key): the listing starts there, without
+                reading the newer runs again.
+            since: Only runs created at or after this aware moment.
+            until: Only runs created before this aware moment.
+        """
         ...
 
     def redrive(self, kind: str, limit: int | None = None) -> list[str]:
@@ -242,12 +269,17 @@ class World(Protocol):
         Raises:
             ConflictError: ``reason="seq"`` when someone appended first (reload and
                 decide again), ``reason="hook"`` when another run holds a
-                token (``detail`` is the token).
+                token (``detail`` is the token), ``reason="delivery"`` when the
+                batch's delivery id was recorded before.
         """
         ...
 
     def get_hook(self, token: str) -> HookRecord | None:
         """The run holding ``token``, or ``None`` (unknown or disposed)."""
+        ...
+
+    def get_delivery(self, delivery: str) -> str | None:
+        """The run a delivery id (see :attr:`AppendBatch.delivery`) was recorded for."""
         ...
 
     def child_runs(self, parent_run_id: str) -> list[RunRecord]:

@@ -73,11 +73,15 @@ def is_refused(exc: ClientError) -> bool:
 def conflict(
     run_id: str, seq: int, exc: ClientError, roles: list[tuple[str, str]]
 ) -> ConflictError:
-    """Say which condition failed: the run's seq or a hook token."""
+    """Say which condition failed: the run's seq, a hook token or a delivery id."""
     reasons = exc.response.get("CancellationReasons", [])
     failed = [roles[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
     if not failed or failed[0][0] in ("run", "event"):
         return ConflictError(f"run {run_id} moved past seq {seq}", reason="seq")
+    if failed[0][0] == "delivery":
+        return ConflictError(
+            f"delivery {failed[0][1]} was recorded before", reason="delivery", detail=failed[0][1]
+        )
     _, token = failed[0]
     return ConflictError(
         f"hook token {token!r} is held by another run", reason="hook", detail=token

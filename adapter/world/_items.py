@@ -7,6 +7,8 @@
                                        one event's attributes, or a page of several
 ``HOOK#<token>``   ``HOOK``            which run and hook a token resumes
 ``IDEM#<key>``     ``IDEM``            which run an idempotency key started
+``DELIVERY#<id>``  ``DELIVERY``        which run one hook delivery (a request id or
+                                       an ``Idempotency-Key``) was recorded for
 =================  ==================  ==============================================
 
 ``EV#…`` sorts before ``RUN``, so one query for ``SK BETWEEN EV#<seq+1> AND RUN``
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -67,6 +69,33 @@ def hook_key(token: str) -> Item:
     return {"PK": s(f"HOOK#{token}"), "SK": s("HOOK")}
 
 
+def delivery_key(delivery: str) -> Item:
+    return {"PK": s(f"DELIVERY#{delivery}"), "SK": s("DELIVERY")}
+
+
+Bounds = tuple[str | None, str | None, str | None]
+"""``(low, high, exclude)``: an inclusive ``created_key`` range and a key to skip."""
+
+
+def created_bounds(before: str | None, since: datetime | None, until: datetime | None) -> Bounds:
+    """The ``created_key`` range of runs created in ``[since, until)`` below ``before``.
+
+    A moment alone sorts before every key made at that moment (``iso`` < ``iso#id``),
+    so ``since`` is an inclusive and ``until`` an exclusive bound as they are.
+    """
+    low = _moment_key(since) if since is not None else None
+    high = _moment_key(until) if until is not None else None
+    if before is not None and (high is None or before < high):
+        return low, before, before
+    return low, high, None
+
+
+def _moment_key(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"since and until must be aware datetimes, not {moment!r}")
+    return moment.astimezone(UTC).isoformat()
+
+
 def idem_key(key: str) -> Item:
     return {"PK": s(f"IDEM#{key}"), "SK": s("IDEM")}
 
@@ -102,7 +131,7 @@ def run_item(record: RunRecord, store: PayloadStore) -> Item:
         "deployment_id": s(record.deployment_id),
         "status": s(record.status),
         "created_at": time(record.created_at),
-        "created_key": s(f"{record.created_at.isoformat()}#{record.run_id}"),
+        "created_key": s(record.created_key),
         "last_seq": n(record.last_seq),
         "last_event": s("run_created"),
         "updated_at": time(record.created_at),
@@ -409,5 +438,5 @@ def hook_from_item(item: Item) -> HookRecord:
         run_id=get(item, "run_id"),
         correlation_id=get(item, "correlation_id"),
         deployment_id=get(item, "deployment_id"),
-        webhook=bool(item.get("webhook", {}).get("BOOL", False)),  # absent on older items
+        webhook=item.get("webhook", {}).get("BOOL") is True,
     )

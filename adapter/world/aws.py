@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -207,16 +208,28 @@ class AwsWorld:
             raise
 
     def list_runs(
-        self, *, workflow_name: str | None, status: str | None, limit: int
+        self,
+        *,
+        workflow_name: str | None,
+        status: str | None,
+        limit: int,
+        before: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
+        bounds = items.created_bounds(before, since, until)
         if status == STUCK:
-            return self._stuck_runs(workflow_name, limit)
+            return self._stuck_runs(workflow_name, limit, bounds)
         if workflow_name is not None:
-            found = self._query_index("by_workflow", "workflow_name", workflow_name, limit, status)
+            found = self._query_index(
+                "by_workflow", "workflow_name", workflow_name, limit, status, bounds=bounds
+            )
         else:
             statuses = [status] if status else list(RUN_STATUSES)
             found = [
-                r for st in statuses for r in self._query_index("by_status", "status", st, limit)
+                r
+                for st in statuses
+                for r in self._query_index("by_status", "status", st, limit, bounds=bounds)
             ]
         # A run whose status changed between two index queries shows up twice: keep
         # the later state.
@@ -227,12 +240,16 @@ class AwsWorld:
                 latest[record.run_id] = record
         return sorted(latest.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
 
-    def _stuck_runs(self, workflow_name: str | None, limit: int) -> list[RunRecord]:
+    def _stuck_runs(
+        self, workflow_name: str | None, limit: int, bounds: items.Bounds
+    ) -> list[RunRecord]:
         # A stuck run keeps its status (pending or running) and carries the mark.
         found = [
             r
             for st in ("pending", "running")
-            for r in self._query_index("by_status", "status", st, limit, stuck_only=True)
+            for r in self._query_index(
+                "by_status", "status", st, limit, stuck_only=True, bounds=bounds
+            )
             if workflow_name is None or r.workflow_name == workflow_name
         ]
         return sorted(found, key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
@@ -246,6 +263,7 @@ class AwsWorld:
         status_filter: str | None = None,
         *,
         stuck_only: bool = False,
+        bounds: items.Bounds = (None, None, None),
     ) -> list[RunRecord]:
         params: dict[str, Any] = {
             "TableName": self._table,
@@ -256,6 +274,21 @@ class AwsWorld:
             "ScanIndexForward": False,
             "Limit": limit,
         }
+        # The range is a key condition: the query starts at the cursor (or ``until``)
+        # and stops at ``since``, reading only the runs it returns.
+        low, high, exclude = bounds
+        if low is not None and high is not None:
+            params["KeyConditionExpression"] += " AND created_key BETWEEN :low AND :high"
+        elif low is not None:
+            params["KeyConditionExpression"] += " AND created_key >= :low"
+        elif high is not None:
+            params["KeyConditionExpression"] += " AND created_key <= :high"
+        if low is not None:
+            params["ExpressionAttributeValues"][":low"] = items.s(low)
+        if high is not None:
+            params["ExpressionAttributeValues"][":high"] = items.s(high)
+        if exclude is not None:
+            params["Limit"] = limit + 1  # the excluded run comes first
         if status_filter:
             params["FilterExpression"] = "#status = :status"
             params["ExpressionAttributeNames"]["#status"] = "status"
@@ -264,6 +297,8 @@ class AwsWorld:
             params["FilterExpression"] = "attribute_exists(stuck_reason)"
         found: list[RunRecord] = []
         for item in self._paginate(params):
+            if exclude is not None and items.get(item, "created_key") == exclude:
+                continue  # the cursor's own run, on the previous page
             found.append(items.run_from_item(item, self.payloads))
             if len(found) >= limit:
                 break
@@ -310,9 +345,15 @@ class AwsWorld:
         ).get("Item")
         return items.hook_from_item(item) if item else None
 
+    def get_delivery(self, delivery: str) -> str | None:
+        item = self._ddb.get_item(
+            TableName=self._table, Key=items.delivery_key(delivery), ConsistentRead=True
+        ).get("Item")
+        return items.get(item, "run_id") if item else None
+
     def append(self, run_id: str, expected_seq: int, batch: AppendBatch) -> int:
         seq = expected_seq
-        for chunk in self._chunks(batch):
+        for index, chunk in enumerate(self._chunks(batch)):
             events = [attributes for _, unit_events, _ in chunk for attributes in unit_events]
             new_seq = seq + len(events)
             writes: list[dict[str, Any]] = []
@@ -336,6 +377,10 @@ class AwsWorld:
             for role, write in last_write.values():
                 writes.append(write)
                 roles.append(role)
+            if batch.delivery is not None and index == 0:
+                claim = {**items.delivery_key(batch.delivery), "run_id": items.s(run_id)}
+                writes.append(self._put(claim, "attribute_not_exists(PK)"))
+                roles.append(("delivery", batch.delivery))
             try:
                 if len(writes) == 1 and "Put" in writes[0]:
                     self._ddb.put_item(**writes[0]["Put"])
@@ -377,7 +422,8 @@ class AwsWorld:
         pages a chunk's events make can only be fewer.
         """
         chunk: list[_PackedUnit] = []
-        count, size = 1, 0
+        # The run item, and in the first chunk the delivery claim.
+        count, size = 1 + (batch.delivery is not None), 0
         for unit in batch.units:
             events = [items.event_attributes(event, self.payloads) for event in unit.events]
             hooks = self._hook_writes(unit)

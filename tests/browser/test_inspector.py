@@ -71,7 +71,7 @@ def test_runs_view_lists_runs_started_over_the_api(
     expect(page.locator("#refresh-note")).to_contain_text("Auto-refreshing")
 
     # Filters: labelled controls that update the hash (so a filtered view is a link).
-    page.get_by_label("Status").select_option("running")
+    page.get_by_label("Status", exact=True).select_option("running")
     expect(page).to_have_url(re.compile(r"#/\?status=running$"))
     expect(row(page, scenario.hook)).to_be_visible()
     expect(row(page, scenario.chain)).to_have_count(0)

@@ -91,7 +91,8 @@ def test_workflow_filter_by_part_of_the_name_and_status_counts(
 
 def test_time_range_filter(dev: DevServer, scenario: Scenario, page: Page) -> None:
     local = lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
-    later = local(datetime.now() + timedelta(hours=1))
+    # Seconds not zero: a datetime-local input shows "HH:MM" for whole minutes.
+    later = local((datetime.now() + timedelta(hours=1)).replace(second=30))
     page.goto(f"{dev.ui}#/?since={later}")
     expect(page.get_by_label("Created from")).to_have_value(later)
     expect(page.locator("table.runs-table td.empty")).to_have_text("No runs match these filters.")

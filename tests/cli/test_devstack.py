@@ -402,3 +402,19 @@ def test_verbose_prints_the_traceback_of_every_failed_attempt_and_run() -> None:
     assert 'raise FatalError(f"card declined for {amount}")' in step
     assert run.startswith(f"run {failed.run_id} failed: FatalError: card declined for 7\n")
     assert "Traceback (most recent call last):" in run and "return await charge(amount)" in run
+
+
+def test_the_dev_stack_serves_swagger_ui_for_the_openapi_document(rt: LocalRuntime) -> None:
+    server = ApiServer(0)
+    server.start()
+    try:
+        with urllib.request.urlopen(f"{server.url}/docs", timeout=10) as answer:
+            page = answer.read().decode()
+            assert answer.status == 200
+            assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+        status, _, document = _http(f"{server.url}/openapi.json")
+    finally:
+        server.stop()
+    assert status == 200 and "/webhooks/{token}" in document["paths"]
+    assert "SwaggerUIBundle" in page and "<script src=" not in page  # inlined, offline
+    assert '"/runs/{runId}/timeline"' in page  # the document it shows

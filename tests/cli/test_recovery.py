@@ -167,7 +167,7 @@ def test_retry_refuses_runs_it_cannot_bring_back(rt: LocalRuntime, runner: CliRu
     own_code = invoke(runner, "runs", "retry", failed.run_id)
     assert_one_line_error(own_code, "cannot be retried", "its own code", "start a new run")
     assert_one_line_error(invoke(runner, "runs", "retry", done.run_id), "it completed")
-    assert_json_error(invoke(runner, "runs", "retry", done.run_id, "--json"), "error")
+    assert_json_error(invoke(runner, "runs", "retry", done.run_id, "--json"), "not_retryable")
     assert_json_error(invoke(runner, "runs", "retry", "wrun_nope", "--json"), "run_not_found")
     assert failed.status == "failed" and done.status == "completed"
 

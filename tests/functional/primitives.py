@@ -118,6 +118,13 @@ async def waits_for_webhook() -> object:
 
 
 @workflow
+async def waits_for_named_webhook(token: str) -> object:
+    hook = create_webhook(token=token)  # a chosen token: never public
+    await record(hook.url)
+    return await hook
+
+
+@workflow
 async def waits_on_hook_then_steps(token: str) -> str:
     await create_hook(token=token)
     return await record("after the hook")

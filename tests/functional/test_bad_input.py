@@ -3,6 +3,7 @@ half-way, no crash of the batch."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 
 from adapter import (
     HookNotFoundError,
+    IdempotencyConflictError,
+    WorkflowArgumentsError,
     WorkflowNotRegisteredError,
     get_run,
     list_runs,
@@ -24,6 +27,7 @@ from adapter.world._payloads import PayloadStore
 
 from . import primitives as p
 from . import workflows as wf
+from .test_http_api import v2_event
 
 
 def nothing_written(rt: LocalRuntime) -> bool:
@@ -160,3 +164,95 @@ def test_logs_carry_no_payloads_unless_debug(
     assert list_runs()
     assert "TOP-SECRET" not in caplog.text
     assert run.run_id in caplog.text  # the logs do say what happened
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [([], None), ([1, 2], None), ([], {"y": 1}), ([1], {"x": 2})],
+    ids=["missing", "too-many", "unknown-keyword", "twice"],
+)
+def test_arguments_that_do_not_fit_the_signature(rt: LocalRuntime, args: Any, kwargs: Any) -> None:
+    with pytest.raises(WorkflowArgumentsError, match=r"do not fit workflow .*chain'\(x\): "):
+        start(wf.chain, args=args, kwargs=kwargs)
+    assert nothing_written(rt)
+    assert issubclass(WorkflowArgumentsError, TypeError)  # what calling the function raises
+
+
+def test_an_idempotency_key_names_one_workflow_and_one_input(rt: LocalRuntime) -> None:
+    first = start(wf.chain, args=[1], idempotency_key="order-1")
+    assert start(wf.chain, args=[1], idempotency_key="order-1").run_id == first.run_id
+    with pytest.raises(IdempotencyConflictError, match="other arguments"):
+        start(wf.chain, args=[2], idempotency_key="order-1")
+    with pytest.raises(IdempotencyConflictError, match=r"of workflow .*chain"):
+        start(wf.child, args=[1], idempotency_key="order-1")
+    assert [r.run_id for r in list_runs()] == [first.run_id]
+    rt.drain()
+    assert first.result() == 6  # chain(1): double, increment, double
+
+
+def test_a_retried_step_finds_its_child_even_with_new_arguments(rt: LocalRuntime) -> None:
+    """A key derived inside a step is compared by workflow only: a retry may build its
+    arguments anew and must still find the child its first attempt started."""
+    wf.reset()
+    parent = start(wf.spawner_with_changing_arguments, args=[10])
+    rt.drain()
+    child_id = parent.result()
+    assert wf.calls["spawn_attempts"] == 2
+    children = [r for r in list_runs() if r.workflow_name.endswith(".child")]
+    assert [r.run_id for r in children] == [child_id]
+    assert get_run(child_id).result() == 22  # started once, by the first attempt: 10 + 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"workflow": "tests.functional.workflows.chain", "args": []}, 400, "invalid_arguments"),
+        (
+            {"workflow": "tests.functional.workflows.chain", "args": [5], "idempotencyKey": "k"},
+            409,
+            "idempotency_conflict",
+        ),
+    ],
+)
+def test_start_refusals_over_http(rt: LocalRuntime, body: Any, status: int, code: str) -> None:
+    start(wf.chain, args=[1], idempotency_key="k")
+    response = handler(v2_event("POST", "/runs", body), None)
+    assert response["statusCode"] == status, response["body"]
+    assert json.loads(response["body"])["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("1" * 5000, "invalid_json"),  # over Python's 4,300-digit integer limit
+        ("[" * 100_000 + "]" * 100_000, "invalid_json"),  # deeper than the recursion limit
+    ],
+    ids=["huge-int", "deep"],
+)
+def test_bodies_python_cannot_hold_are_a_400(rt: LocalRuntime, raw: str, code: str) -> None:
+    response = handler(v2_event("POST", "/runs", raw_body=raw), None)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == code
+
+
+@pytest.mark.parametrize("body", ["not base64!", base64.b64encode(b"\xff\xfe{}").decode()])
+def test_a_body_that_is_not_base64_utf8_text_is_a_400(rt: LocalRuntime, body: str) -> None:
+    event = v2_event("POST", "/runs", raw_body="{}")
+    event["body"], event["isBase64Encoded"] = body, True
+    response = handler(event, None)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_body"
+
+
+def test_a_hook_token_too_long_to_store_fails_the_run_at_once(rt: LocalRuntime) -> None:
+    """3,000 characters once sat `pending` for 10 deliveries, then failed with DynamoDB's
+    "hashkey exceeded 2048 bytes": it is refused where the workflow creates the hook."""
+    run = start(p.collects_three, args=["x" * 3000])
+    rt.drain()
+    assert run.status == "failed"
+    error = run.record().error
+    assert error is not None and error.type == "InvalidHookTokenError"
+    assert "at most 1024 bytes" in error.message
+    assert [e.type for e in rt.events(run.run_id) if e.type == "hook_created"] == []
+    with pytest.raises(HookNotFoundError):
+        resume_hook("x" * 3000, {"ok": True})  # answered without asking storage

@@ -175,7 +175,7 @@ def test_generated_webhook_tokens_are_unguessable_and_have_a_url(rt: LocalRuntim
     ]
     assert tokens[0] != tokens[1]
     assert all(len(t) >= 22 for t in tokens)  # >= 128 bits in URL-safe base64
-    assert any(k == f"/hooks/{tokens[0]}" for k in p.calls)
+    assert any(k == f"/webhooks/{tokens[0]}" for k in p.calls)  # the public route
     resume_hook(tokens[0], {"approved": True})
     assert runs[0].return_value == {"approved": True}
 

@@ -120,3 +120,20 @@ async def flaky(name: str) -> int:
 @workflow
 async def flaky_workflow(name: str) -> int:
     return await flaky(name)
+
+
+@step
+async def spawn_with_the_attempt(x: int) -> str:
+    """Starts a child with arguments that differ on each attempt (the attempt number),
+    then fails once: the retry must find the child its first attempt started."""
+    attempt = get_step_metadata().attempt
+    run = start(child, args=[x + attempt])
+    calls["spawn_attempts"] += 1
+    if attempt == 1:
+        raise RuntimeError("transient failure after spawning")
+    return run.run_id
+
+
+@workflow
+async def spawner_with_changing_arguments(x: int) -> str:
+    return await spawn_with_the_attempt(x)

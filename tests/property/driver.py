@@ -111,7 +111,7 @@ def as_command(event: Event) -> Command | None:
     if event.type == "wait_created":
         return StartTimer(cid, event.data.resume_at)
     if event.type == "hook_created":
-        return CreateHook(cid, event.data.token, event.data.metadata)
+        return CreateHook(cid, event.data.token, event.data.metadata, webhook=event.data.webhook)
     return None
 
 

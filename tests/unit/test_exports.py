@@ -41,12 +41,15 @@ PUBLIC_API = {
     "AdapterError",
     "DeploymentNotFoundError",
     "HookConflictError",
+    "IdempotencyConflictError",
+    "InvalidHookTokenError",
     "PayloadTooLargeError",
     "RunNotFoundError",
     "RunTimeoutError",
     "SerializationError",
     "StepNotRegisteredError",
     "UnreadableHistoryError",
+    "WorkflowArgumentsError",
     "WorkflowContextError",
 }
 

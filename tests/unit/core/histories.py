@@ -115,7 +115,9 @@ class History:
             elif isinstance(command, StartTimer):
                 self.append(WaitCreated, cid, data=WaitCreatedData(resume_at=command.resume_at))
             elif isinstance(command, CreateHook):
-                data = HookCreatedData(token=command.token, metadata=command.metadata)
+                data = HookCreatedData(
+                    token=command.token, metadata=command.metadata, webhook=command.webhook
+                )
                 self.append(HookCreated, cid, data=data)
             else:  # pragma: no cover - a new command kind the driver does not know
                 raise AssertionError(f"unknown command {command!r}")

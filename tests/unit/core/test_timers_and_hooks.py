@@ -21,7 +21,7 @@ from adapter.core import (
     serde,
     sleep,
 )
-from adapter.core.errors import HookConflictError, WorkflowContextError
+from adapter.core.errors import HookConflictError, InvalidHookTokenError, WorkflowContextError
 from adapter.core.events import HookCreated, HookCreatedData, WaitCreated, WaitCreatedData
 
 from .histories import History, output_of, stamp
@@ -350,6 +350,38 @@ def test_webhook_url() -> None:
     assert output_of(outcome) == "https://api.x/hooks/abc"
 
 
+def test_a_generated_webhook_is_public_and_a_chosen_one_is_not() -> None:
+    reg = Registry()
+
+    @reg.workflow(name="w")
+    async def w() -> list[str]:
+        generated, chosen = create_webhook(), create_webhook(token="a/b")
+        plain = create_hook()
+        await asyncio.gather(generated.next(), chosen.next(), plain.next())
+        return [generated.url, chosen.url, generated.token]
+
+    definition = reg.get_workflow("w")
+    history = History(reg, "w")
+    first = WorkflowTurn(definition, history.events, webhook_base_url="https://api.x").run()
+    assert [(c.token == "a/b", c.webhook) for c in first.commands] == [  # type: ignore[union-attr]
+        (False, True),
+        (True, False),
+        (False, False),
+    ]
+    history.record(first.commands)
+    for cid in ("hook_1", "hook_2", "hook_3"):
+        history.receive(cid, None)
+    outcome = WorkflowTurn(definition, history.events, webhook_base_url="https://api.x").run()
+    generated_url, chosen_url, token = output_of(outcome)
+    assert generated_url == f"https://api.x/webhooks/{token}"
+    assert chosen_url == "https://api.x/hooks/a%2Fb"  # the IAM route, percent-encoded
+    assert [e.data.webhook for e in history.events if e.type == "hook_created"] == [
+        True,
+        False,
+        False,
+    ]
+
+
 def test_conflicting_token_fails_the_await() -> None:
     reg = Registry()
 
@@ -438,3 +470,24 @@ def test_changing_a_step_into_a_sleep_is_non_determinism() -> None:
     assert outcome.error.type == "NonDeterminismError"
     assert "step 'a'" in outcome.error.message
     assert "wait" in outcome.error.message
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [("", "non-empty"), ("x" * 1025, "at most 1024 bytes"), ("a\ud800", "surrogate")],
+    ids=["empty", "too-long", "surrogate"],
+)
+def test_a_token_that_cannot_be_stored_is_refused_at_create_hook(token: str, why: str) -> None:
+    reg = Registry()
+
+    @reg.workflow(name="w")
+    async def w() -> str:
+        try:
+            create_hook(token=token)
+        except InvalidHookTokenError as exc:
+            return str(exc)
+        return "accepted"
+
+    outcome = WorkflowTurn(reg.get_workflow("w"), History(reg, "w").events).run()
+    assert why in output_of(outcome)
+    assert not outcome.commands  # nothing is recorded for it

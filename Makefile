@@ -58,7 +58,8 @@ $(FLOOR)/.moto-$(MOTO_FLOOR)-$(HASH):
 	$(PYTHON) -m venv $(FLOOR)
 	$(FLOOR)/bin/python -m pip install --quiet --upgrade pip
 	$(FLOOR)/bin/python -m pip install --quiet -e '.[local]' 'moto[server]==$(MOTO_FLOOR)' \
-		'pytest>=8.0' 'pytest-timeout>=2.3' 'hypothesis>=6.100'
+		'pytest>=8.0' 'pytest-timeout>=2.3' 'hypothesis>=6.100' \
+		'openapi-spec-validator>=0.7' 'openapi-schema-validator>=0.6'
 	touch $@
 
 # The declared range is the tested range: `make test` runs the newest moto allowed, this

@@ -190,6 +190,15 @@ def test_an_idempotency_key_names_one_workflow_and_one_input(rt: LocalRuntime) -
     assert first.result() == 6  # chain(1): double, increment, double
 
 
+def test_an_idempotency_key_finds_its_run_when_the_input_went_to_s3(rt: LocalRuntime) -> None:
+    big = "y" * 500_000  # stored as an S3 object: compared once read back
+    first = start(p.echo_workflow, args=[big], idempotency_key="big-1")
+    assert start(p.echo_workflow, args=[big], idempotency_key="big-1").run_id == first.run_id
+    with pytest.raises(IdempotencyConflictError):
+        start(p.echo_workflow, args=[big + "z"], idempotency_key="big-1")
+    assert first.return_value == 500_000
+
+
 def test_a_retried_step_finds_its_child_even_with_new_arguments(rt: LocalRuntime) -> None:
     """A key derived inside a step is compared by workflow only: a retry may build its
     arguments anew and must still find the child its first attempt started."""

@@ -16,7 +16,7 @@ from ..core import Registry
 from ..core.errors import DeploymentNotFoundError
 
 if TYPE_CHECKING:  # boto3 stays out of imports that do not call Lambda
-    from ..world._lambda import LambdaFunction
+    from ..world.aws import LambdaFunction
 
 
 class Deployments:

@@ -18,7 +18,8 @@ from ._context import (
     current_workflow,
     step_scope,
 )
-from ._hooks import Hook, Webhook
+from ._hooks import MAX_HOOK_TOKEN_BYTES, Hook, Webhook, check_token
+from ._ids import new_run_id
 from ._registry import (
     Registry,
     StepDefinition,
@@ -37,6 +38,9 @@ from ._replay import (
 from ._state import Attempt, ChildRun, HookState, RunState, StepState, WaitState, step_state
 
 __all__ = [
+    "MAX_HOOK_TOKEN_BYTES",
+    "check_token",
+    "new_run_id",
     "Attempt",
     "ChildRun",
     "Command",

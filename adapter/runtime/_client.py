@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..core import current_step, encode_input, serde, workflow_name_of
-from ..core._ids import new_run_id
+from ..core import current_step, encode_input, new_run_id, serde, workflow_name_of
 from ..core.errors import (
     IdempotencyConflictError,
     UnreadableHistoryError,

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..core import CreateHook, ScheduleStep, StartTimer, TurnOutcome
-from ..core._state import RunState, StepState
+from ..core import CreateHook, RunState, ScheduleStep, StartTimer, StepState, TurnOutcome
 from ..core.events import (
     ErrorInfo,
     Event,

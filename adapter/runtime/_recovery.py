@@ -8,9 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ..core import serde
-from ..core._hooks import check_token
-from ..core._state import RunState
+from ..core import RunState, check_token, serde
 from ..core.errors import (
     ConflictError,
     HookNotFoundError,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..core._state import ChildRun, RunState
+from ..core import ChildRun, RunState
 from ..core.errors import (
     DeploymentNotFoundError,
     RunNotFoundError,

@@ -20,8 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..core import StepContext, StepMetadata, decode_input, error_info, serde, step_scope
-from ..core._state import RunState, StepState, step_state
+from ..core import (
+    RunState,
+    StepContext,
+    StepMetadata,
+    StepState,
+    decode_input,
+    error_info,
+    serde,
+    step_scope,
+    step_state,
+)
 from ..core.durations import resolve_deadline
 from ..core.errors import (
     FatalError,

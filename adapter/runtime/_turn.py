@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ..core import TurnOutcome, WorkflowTurn, error_info
-from ..core._state import RunState
+from ..core import RunState, TurnOutcome, WorkflowTurn, error_info
 from ..core.errors import NotFoundError
 from ..core.events import Event
 from ..core.messages import WorkflowMessage

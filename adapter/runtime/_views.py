@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..core import serde
-from ..core._state import RunState
+from ..core import RunState, serde
 from ..core.errors import (
     DeploymentNotFoundError,
     HookConflictError,

@@ -16,9 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..core import Registry, WorkflowDefinition, WorkflowTurn, default_registry, serde
-from ..core._commands import Command, CreateHook, ScheduleStep, StartTimer
-from ..core._state import RunState
+from ..core import (
+    Command,
+    CreateHook,
+    Registry,
+    RunState,
+    ScheduleStep,
+    StartTimer,
+    WorkflowDefinition,
+    WorkflowTurn,
+    default_registry,
+    serde,
+)
 from ..core.errors import NonDeterminismError
 from ..core.events import ErrorInfo, Event, EventBase, parse_event
 

@@ -134,6 +134,33 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
     assert sorted(bad) == []
 
 
+def _private_outside(name: str, target: str) -> bool:
+    """Does ``name`` import a private module (``adapter.pkg._mod``) of another package?
+    ``adapter._moto`` is the one private package shared on purpose (testing and dev)."""
+    parts = target.split(".")
+    private = next((i for i, part in enumerate(parts) if part.startswith("_")), None)
+    if private is None or parts[private] == "_moto" or private < 2:
+        return False
+    owner = ".".join(parts[:private])
+    return not (name == owner or name.startswith(owner + "."))
+
+
+def test_packages_import_each_other_through_their_public_modules() -> None:
+    bad = {
+        f"{name} -> {target}"
+        for name, targets in GRAPH.items()
+        for target in targets
+        if _private_outside(name, target)
+    }
+    assert sorted(bad) == []
+
+
+def test_the_private_import_check_sees_one() -> None:
+    assert _private_outside("adapter.runtime._turn", "adapter.core._state")
+    assert not _private_outside("adapter.core._replay", "adapter.core._state")
+    assert not _private_outside("adapter.dev._stack", "adapter._moto._registry")
+
+
 def _string_constants(tree: ast.Module) -> Iterator[ast.Constant]:
     docstrings = {
         id(node.body[0].value)

@@ -577,3 +577,19 @@ def test_start_with_a_bare_name_suggests_the_full_one(rt: LocalRuntime, runner: 
     assert_json_error(
         as_json, "workflow_not_found", "did you mean 'samples.onboarding.onboard_user'?"
     )
+
+
+def test_start_refusals_are_one_line_with_their_codes(rt: LocalRuntime, runner: CliRunner) -> None:
+    name = "samples.onboarding.onboard_user"
+    assert_one_line_error(invoke(runner, "start", name, "--args", "[]"), "do not fit workflow")
+    assert_json_error(
+        invoke(runner, "start", name, "--args", '["a", "b"]', "--json"), "invalid_arguments"
+    )
+    invoke(runner, "start", name, "--args", '["k@x.y"]', "--idempotency-key", "k-1")
+    assert_json_error(
+        invoke(
+            runner, "start", name, "--args", '["other@x.y"]', "--idempotency-key", "k-1", "--json"
+        ),
+        "idempotency_conflict",
+        "other arguments",
+    )

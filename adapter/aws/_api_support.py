@@ -33,9 +33,14 @@ def answer(status: int, body: dict[str, Any]) -> Response[str]:
     )
 
 
+def error_shape(code: str, message: str) -> dict[str, Any]:
+    """The pinned error body, ``{"error": {"code", "message"}}``."""
+    return {"error": {"code": code, "message": message}}
+
+
 def error(status: int, code: str, message: str) -> Response[str]:
-    """``{"error": {"code", "message"}}`` with ``status``."""
-    return answer(status, {"error": {"code": code, "message": message}})
+    """:func:`error_shape` with ``status``."""
+    return answer(status, error_shape(code, message))
 
 
 def decode_body(text: str) -> Any:

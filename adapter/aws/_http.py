@@ -26,9 +26,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic.alias_generators import to_camel
 
-from ..runtime import api_error as known_error
+from ..runtime import api_error
 from . import _routes_hooks, _routes_runs
-from ._api_support import ApiError, answer, check_encoding, decode_body, error
+from ._api_support import ApiError, answer, check_encoding, decode_body, error, error_shape
 from ._logging import logger
 
 __all__ = ["ApiError", "is_api_event", "openapi_document", "process_api_event"]
@@ -66,12 +66,12 @@ def _make_resolver(cls: type[APIGatewayRestResolver] | type[APIGatewayHttpResolv
         return error(415, "unsupported_media_type", _JSON_ONLY)
 
     @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
-    def api_error(exc: ApiError) -> Response[str]:
+    def on_api_error(exc: ApiError) -> Response[str]:
         return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def any_error(exc: Exception) -> Response[str]:
-        known = known_error(exc)
+        known = api_error(exc)
         if known is not None:
             return error(known[0], known[1], str(exc))
         logger.exception("unexpected error in the HTTP API")
@@ -181,5 +181,5 @@ def _plain_error(status: int, code: str, message: str) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json"},
-        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "body": json.dumps(error_shape(code, message)),
     }

@@ -222,11 +222,11 @@ def start(
         data=RunCreatedData(workflow_name=name, input=run_input, deployment_id=version),
     )
     record, created = rt.world.create_run(record, event, idempotency_key)
-    if not created:
-        _check_same_run(record, name, run_input, idempotency_key, compare_input=chosen_key)
     if created:
         rt.remember_created(record, event)
         rt.notify([event])
+    else:
+        _check_same_run(record, name, run_input, idempotency_key, compare_input=chosen_key)
     if created or record.status == "pending":
         # A pending run found by its key may have lost its first message to a crash.
         rt.send_or_leave_to_sweep(rt.workflow_message(record))
